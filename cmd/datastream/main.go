@@ -1,0 +1,98 @@
+// Command datastream analyses web-server access logs in real time: a producer
+// follows the log into RabbitMQ, two consumers store every line raw and
+// parsed in MySQL/MariaDB. Each component is a subcommand so that it can run
+// as its own process and be scaled on its own.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand. Files in this package register theirs from init.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string) error
+}
+
+var commands = map[string]command{}
+
+func register(name, summary string, run func(ctx context.Context, args []string) error) {
+	if _, dup := commands[name]; dup {
+		panic("datastream: command registered twice: " + name)
+	}
+	commands[name] = command{name: name, summary: summary, run: run}
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, "Usage: datastream <command> [flags]\n\nCommands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(os.Stderr, "  %-22s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintf(os.Stderr, "\nRun 'datastream <command> --help' for the flags of a command.\n")
+}
+
+func main() {
+	os.Exit(Main(os.Args[1:]))
+}
+
+// Main runs one subcommand and returns the process exit code.
+func Main(args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage()
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "datastream: unknown command %q\n\n", args[0])
+		usage()
+		return 2
+	}
+
+	// The first SIGINT/SIGTERM cancels the context so components drain and
+	// flush; a second one exits at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		slog.Info("shutting down", "signal", s.String())
+		cancel()
+		<-sigs
+		slog.Warn("second signal: exiting now")
+		os.Exit(130)
+	}()
+
+	err := cmd.run(ctx, args[1:])
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	default:
+		fmt.Fprintf(os.Stderr, "datastream %s: %v\n", cmd.name, err)
+		return 1
+	}
+}
+
+// errUsage marks an error already explained to the user by the flag package.
+var errUsage = errors.New("usage error")
