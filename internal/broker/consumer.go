@@ -1,0 +1,260 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/datastream/datastream/internal/record"
+)
+
+// Reject marks one line of a batch that can never be stored; it goes to the
+// dead-letter queue as a message of its own with Reason in a header, while
+// the other lines of its message are stored.
+type Reject struct {
+	Index  int          // delivery the line came in
+	Line   *record.Line // the line; nil to dead-letter the delivery as it is
+	Reason string
+}
+
+// Handler stores a batch of deliveries. A nil error means every delivery not
+// listed in rejects is durably stored; an error means nothing can be assumed
+// and the batch is tried again later.
+type Handler interface {
+	Handle(ctx context.Context, batch []amqp.Delivery) (rejects []Reject, err error)
+}
+
+// ConsumerConfig configures Consume.
+type ConsumerConfig struct {
+	Dialer   Dialer
+	Topology Topology
+	Queue    string
+	// Prefetch bounds unacked deliveries held by this consumer.
+	Prefetch int
+	// BatchSize is the most deliveries handed to Handle at once.
+	BatchSize int
+	// Linger is how long a partial batch waits for more deliveries. Under load
+	// batches fill while the previous one is written, so it only adds latency
+	// when traffic is light.
+	Linger time.Duration
+	// ShutdownGrace bounds the final flush after ctx is cancelled.
+	ShutdownGrace time.Duration
+	Logger        *slog.Logger
+	// OnBatch, if set, is called after a batch is acked (for metrics and tests).
+	OnBatch func(stored, rejected int)
+}
+
+// Consume runs until ctx is cancelled, reconnecting whenever the broker goes
+// away. Acks are sent only after Handle succeeded, so a crash anywhere
+// leaves the messages in the queue to be delivered again.
+func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
+	if cfg.Prefetch <= 0 {
+		cfg.Prefetch = 2000
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 500
+	}
+	if cfg.BatchSize > cfg.Prefetch {
+		cfg.BatchSize = cfg.Prefetch
+	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = 20 * time.Millisecond
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger.With("component", "consumer", "queue", cfg.Queue)
+	var bo Backoff
+	for {
+		err := consumeSession(ctx, cfg, h, log, &bo)
+		if ctx.Err() != nil {
+			return nil
+		}
+		d := bo.Next()
+		log.Warn("consumer session ended; reconnecting", "err", err, "in", d.Round(time.Millisecond))
+		Sleep(ctx, d)
+	}
+}
+
+func consumeSession(ctx context.Context, cfg ConsumerConfig, h Handler, log *slog.Logger, bo *Backoff) error {
+	conn, err := cfg.Dialer.Dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	if err := cfg.Topology.Declare(ch); err != nil {
+		return err
+	}
+	if err := ch.Qos(cfg.Prefetch, 0, false); err != nil {
+		return fmt.Errorf("set prefetch: %w", err)
+	}
+	dl, err := newDeadLetterer(conn, cfg.Topology.DeadLetterExchange(), cfg.Queue)
+	if err != nil {
+		return err
+	}
+	const tag = "datastream"
+	deliveries, err := ch.Consume(cfg.Queue, tag, false, false, false, false, nil)
+	if err != nil {
+		return fmt.Errorf("consume %q: %w", cfg.Queue, err)
+	}
+	bo.Reset()
+	log.Debug("consuming")
+
+	batch := make([]amqp.Delivery, 0, cfg.BatchSize)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	for {
+		batch = batch[:0]
+		// Wait for the first delivery of a batch.
+		select {
+		case <-ctx.Done():
+			return nil
+		case d, ok := <-deliveries:
+			if !ok {
+				return errors.New("delivery channel closed")
+			}
+			batch = append(batch, d)
+		}
+		// Then take what is there, waiting at most Linger for the rest.
+		linger.Reset(cfg.Linger)
+		open := true
+	fill:
+		for len(batch) < cfg.BatchSize {
+			select {
+			case d, ok := <-deliveries:
+				if !ok {
+					open = false
+					break fill
+				}
+				batch = append(batch, d)
+			case <-linger.C:
+				break fill
+			case <-ctx.Done():
+				break fill
+			}
+		}
+		linger.Stop()
+		if ctx.Err() != nil {
+			// Stop taking messages, then finish the batch in hand.
+			_ = ch.Cancel(tag, false)
+		}
+		if err := flush(ctx, cfg, h, dl, ch, batch, log); err != nil {
+			return err
+		}
+		if !open {
+			return errors.New("delivery channel closed")
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// flush hands the batch to h until it succeeds, dead-letters the rejects,
+// then acks the whole batch with one multiple ack.
+func flush(ctx context.Context, cfg ConsumerConfig, h Handler, dl *deadLetterer, ch *amqp.Channel, batch []amqp.Delivery, log *slog.Logger) error {
+	// After cancellation the batch in hand still gets a bounded chance to commit.
+	hctx := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		hctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
+		defer cancel()
+	}
+	var bo Backoff
+	for {
+		rejects, err := h.Handle(hctx, batch)
+		if err == nil {
+			for _, r := range rejects {
+				if err := dl.send(hctx, &batch[r.Index], r.Line, r.Reason); err != nil {
+					return err
+				}
+			}
+			if err := ch.Ack(batch[len(batch)-1].DeliveryTag, true); err != nil {
+				return fmt.Errorf("ack: %w", err)
+			}
+			if cfg.OnBatch != nil {
+				cfg.OnBatch(len(batch)-len(rejects), len(rejects))
+			}
+			return nil
+		}
+		d := bo.Next()
+		log.Warn("storing batch failed; will retry, messages stay unacked", "err", err, "size", len(batch), "in", d.Round(time.Millisecond))
+		if !Sleep(hctx, d) {
+			if ctx.Err() == nil {
+				return hctx.Err()
+			}
+			// Shutting down and the store is still failing: leave the batch
+			// unacked; RabbitMQ delivers it again to the next consumer.
+			return fmt.Errorf("gave up on a batch at shutdown: %w", err)
+		}
+		if ch.IsClosed() {
+			return errors.New("channel closed while retrying a batch")
+		}
+	}
+}
+
+// deadLetterer republishes a rejected message to the dead-letter exchange
+// with the reason, waiting for the confirm before the original is acked.
+type deadLetterer struct {
+	ch       *amqp.Channel
+	exchange string
+	queue    string
+}
+
+func newDeadLetterer(conn *amqp.Connection, exchange, queue string) (*deadLetterer, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("open dead-letter channel: %w", err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		return nil, fmt.Errorf("enable confirms on dead-letter channel: %w", err)
+	}
+	return &deadLetterer{ch: ch, exchange: exchange, queue: queue}, nil
+}
+
+func (d *deadLetterer) send(ctx context.Context, m *amqp.Delivery, line *record.Line, reason string) error {
+	pub := amqp.Publishing{
+		ContentType:  m.ContentType,
+		DeliveryMode: amqp.Persistent,
+		MessageId:    m.MessageId,
+		Timestamp:    m.Timestamp,
+		Headers:      amqp.Table{},
+		Body:         m.Body,
+	}
+	for k, v := range m.Headers {
+		pub.Headers[k] = v
+	}
+	if line != nil && m.ContentType == ContentTypeLines {
+		one := EncodeLine(line)
+		pub.ContentType, pub.MessageId, pub.Body = one.ContentType, one.MessageId, one.Body
+		delete(pub.Headers, HeaderLineCount)
+	}
+	if len(reason) > 1000 {
+		reason = reason[:1000]
+	}
+	pub.Headers[HeaderReason] = reason
+	pub.Headers[HeaderQueue] = d.queue
+	conf, err := d.ch.PublishWithDeferredConfirmWithContext(ctx, d.exchange, d.queue, true, false, pub)
+	if err != nil {
+		return fmt.Errorf("dead-letter message %s: %w", m.MessageId, err)
+	}
+	ok, err := conf.WaitContext(ctx)
+	if err != nil {
+		return fmt.Errorf("dead-letter message %s: %w", m.MessageId, err)
+	}
+	if !ok {
+		return fmt.Errorf("dead-letter message %s: nacked by the broker", m.MessageId)
+	}
+	return nil
+}

@@ -1,0 +1,325 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// ErrClosed is returned by Publish after Close.
+var ErrClosed = errors.New("publisher closed")
+
+// PublisherConfig configures a Publisher.
+type PublisherConfig struct {
+	Dialer   Dialer
+	Topology Topology
+	// Window is how many messages may wait for their confirm at once. When it
+	// is full Publish blocks, which pauses the reader upstream: memory stays
+	// bounded however slow or blocked the broker is.
+	Window int
+	// OnConfirm is called once per message, from one goroutine, when
+	// RabbitMQ has confirmed it (it is then on disk in every queue).
+	OnConfirm func(token any)
+	Logger    *slog.Logger
+}
+
+type outMsg struct {
+	pub   amqp.Publishing
+	token any
+	seq   uint64 // delivery tag on the channel it was last sent on
+}
+
+// Publisher publishes persistent messages with confirms, many in flight. It
+// keeps every message until RabbitMQ confirms it: when the connection drops
+// it reconnects with backoff, re-declares the topology and publishes again
+// everything unconfirmed, so a message can arrive twice but never not at all.
+type Publisher struct {
+	cfg   PublisherConfig
+	log   *slog.Logger
+	slots chan struct{} // one per unconfirmed message
+	queue chan *outMsg
+	kick  chan struct{} // retry has work
+	done  chan struct{} // closed when the loop exits
+	stop  context.CancelFunc
+
+	mu       sync.Mutex
+	pending  map[uint64]*outMsg // by delivery tag on the current channel
+	retry    []*outMsg          // to send again, in order
+	returned map[string]bool    // message ids the broker could not route
+	idle     *sync.Cond         // signalled when a slot frees
+	// redeclare is set when the broker returned a message as unroutable:
+	// someone deleted a queue or binding, so the session starts over.
+	redeclare bool
+}
+
+// NewPublisher starts a publisher; it connects in the background.
+func NewPublisher(cfg PublisherConfig) *Publisher {
+	if cfg.Window <= 0 {
+		cfg.Window = 2048
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.OnConfirm == nil {
+		cfg.OnConfirm = func(any) {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Publisher{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "publisher"),
+		slots:    make(chan struct{}, cfg.Window),
+		queue:    make(chan *outMsg, cfg.Window),
+		kick:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		stop:     cancel,
+		pending:  map[uint64]*outMsg{},
+		returned: map[string]bool{},
+	}
+	p.idle = sync.NewCond(&p.mu)
+	go p.loop(ctx)
+	return p
+}
+
+// Publish queues one message. It blocks while the window is full and
+// returns only ctx's error or ErrClosed; delivery is then the publisher's
+// job until OnConfirm reports it.
+func (p *Publisher) Publish(ctx context.Context, pub amqp.Publishing, token any) error {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.done:
+		return ErrClosed
+	}
+	select {
+	case p.queue <- &outMsg{pub: pub, token: token}:
+		return nil
+	case <-p.done:
+		<-p.slots
+		return ErrClosed
+	}
+}
+
+// InFlight is the number of messages not yet confirmed.
+func (p *Publisher) InFlight() int { return len(p.slots) }
+
+// Wait blocks until every published message is confirmed, or ctx ends.
+func (p *Publisher) Wait(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		p.idle.Broadcast()
+		p.mu.Unlock()
+	})
+	defer stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.slots) > 0 {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%d messages still unconfirmed: %w", len(p.slots), ctx.Err())
+		}
+		select {
+		case <-p.done:
+			return ErrClosed
+		default:
+		}
+		p.idle.Wait()
+	}
+	return nil
+}
+
+// Close waits for outstanding confirms until ctx ends, then disconnects.
+func (p *Publisher) Close(ctx context.Context) error {
+	err := p.Wait(ctx)
+	p.stop()
+	<-p.done
+	return err
+}
+
+func (p *Publisher) loop(ctx context.Context) {
+	defer close(p.done)
+	defer func() {
+		p.mu.Lock()
+		p.idle.Broadcast()
+		p.mu.Unlock()
+	}()
+	var bo Backoff
+	for ctx.Err() == nil {
+		err := p.session(ctx, &bo)
+		if ctx.Err() != nil {
+			return
+		}
+		d := bo.Next()
+		p.log.Warn("broker connection lost; reconnecting", "err", err, "in", d.Round(1e6), "unconfirmed", len(p.slots))
+		Sleep(ctx, d)
+	}
+}
+
+// session runs one connection: connect, declare, resend what is
+// unconfirmed, then publish until the connection fails.
+func (p *Publisher) session(ctx context.Context, bo *Backoff) error {
+	conn, err := p.cfg.Dialer.Dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	if err := p.cfg.Topology.Declare(ch); err != nil {
+		return err
+	}
+	if err := ch.Confirm(false); err != nil {
+		return fmt.Errorf("enable confirms: %w", err)
+	}
+	closes := ch.NotifyClose(make(chan *amqp.Error, 1))
+	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, p.cfg.Window+1))
+	returns := ch.NotifyReturn(make(chan amqp.Return, p.cfg.Window+1))
+	blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
+
+	confirmerDone := make(chan struct{})
+	go func() {
+		defer close(confirmerDone)
+		p.confirmer(confirms, returns)
+	}()
+	// Whatever this channel did not confirm must go again on the next one.
+	defer func() {
+		_ = ch.Close()
+		<-confirmerDone
+		p.requeuePending()
+	}()
+
+	bo.Reset()
+	p.log.Debug("connected", "exchange", p.cfg.Topology.Exchange)
+
+	for {
+		p.mu.Lock()
+		redeclare := p.redeclare
+		p.redeclare = false
+		p.mu.Unlock()
+		if redeclare {
+			return errors.New("messages were unroutable; declaring the topology again")
+		}
+		if err := p.sendRetries(ch); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e, ok := <-closes:
+			if !ok || e == nil {
+				return errors.New("channel closed")
+			}
+			return e
+		case b := <-blocked:
+			if b.Active {
+				p.log.Warn("RabbitMQ blocked publishing (memory or disk alarm)", "reason", b.Reason)
+			} else {
+				p.log.Info("RabbitMQ unblocked publishing")
+			}
+		case <-p.kick:
+		case m := <-p.queue:
+			if err := p.send(ch, m); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// send publishes m on ch, registering it under its delivery tag first so a
+// fast confirm always finds it.
+func (p *Publisher) send(ch *amqp.Channel, m *outMsg) error {
+	p.mu.Lock()
+	m.seq = ch.GetNextPublishSeqNo()
+	p.pending[m.seq] = m
+	p.mu.Unlock()
+	if err := ch.Publish(p.cfg.Topology.Exchange, p.cfg.Topology.RoutingKey, true, false, m.pub); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	return nil
+}
+
+func (p *Publisher) sendRetries(ch *amqp.Channel) error {
+	for {
+		p.mu.Lock()
+		if len(p.retry) == 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		m := p.retry[0]
+		p.retry = p.retry[1:]
+		p.mu.Unlock()
+		if err := p.send(ch, m); err != nil {
+			return err
+		}
+	}
+}
+
+// confirmer settles confirms. A return for a message always precedes its
+// confirm on the wire and the library hands both over in that order, so
+// draining returns first tells whether an ack was for a routed message.
+func (p *Publisher) confirmer(confirms <-chan amqp.Confirmation, returns <-chan amqp.Return) {
+	for c := range confirms {
+		p.mu.Lock()
+	drain:
+		for {
+			select {
+			case r := <-returns:
+				p.returned[r.MessageId] = true
+			default:
+				break drain
+			}
+		}
+		m := p.pending[c.DeliveryTag]
+		delete(p.pending, c.DeliveryTag)
+		if m == nil {
+			p.mu.Unlock()
+			continue
+		}
+		if c.Ack && !p.returned[m.pub.MessageId] {
+			p.mu.Unlock()
+			p.cfg.OnConfirm(m.token)
+			p.mu.Lock()
+			<-p.slots
+			p.idle.Broadcast()
+			p.mu.Unlock()
+			continue
+		}
+		if p.returned[m.pub.MessageId] {
+			delete(p.returned, m.pub.MessageId)
+			p.redeclare = true
+			p.log.Warn("message unroutable (is a queue bound to the exchange?); will retry", "id", m.pub.MessageId)
+		} else {
+			p.log.Warn("message nacked by the broker; will retry", "id", m.pub.MessageId)
+		}
+		p.retry = append(p.retry, m)
+		p.mu.Unlock()
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// requeuePending moves what the dead channel left unconfirmed to the front
+// of the retry list, in publishing order.
+func (p *Publisher) requeuePending() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.pending) == 0 {
+		return
+	}
+	left := make([]*outMsg, 0, len(p.pending))
+	for _, m := range p.pending {
+		left = append(left, m)
+	}
+	sort.Slice(left, func(i, j int) bool { return left[i].seq < left[j].seq })
+	p.retry = append(left, p.retry...)
+	clear(p.pending)
+	clear(p.returned)
+}

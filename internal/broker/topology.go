@@ -1,0 +1,149 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Topology is the exchange and queues Datastream needs. Every component
+// declares it on connect (declarations are idempotent), so any of them can
+// start first and a broker that lost its definitions gets them back.
+type Topology struct {
+	Exchange   string   // topic exchange, durable
+	RoutingKey string   // binding key of every queue
+	Queues     []string // durable queues bound to Exchange
+	QueueType  string   // "classic" or "quorum"
+}
+
+// DeadLetterExchange is where rejected messages go: a direct exchange whose
+// routing key is the name of the queue the message was rejected from.
+func (t Topology) DeadLetterExchange() string { return t.Exchange + ".dlx" }
+
+// DeadLetterQueue names the queue that keeps what was rejected from q.
+func DeadLetterQueue(q string) string { return q + ".dlq" }
+
+func (t Topology) queueArgs(q string) amqp.Table {
+	args := amqp.Table{
+		"x-dead-letter-exchange":    t.DeadLetterExchange(),
+		"x-dead-letter-routing-key": q,
+	}
+	if t.QueueType == "quorum" {
+		args["x-queue-type"] = "quorum"
+	} else {
+		args["x-queue-type"] = "classic"
+	}
+	return args
+}
+
+// Declare creates the exchanges, queues and bindings if they are missing.
+func (t Topology) Declare(ch *amqp.Channel) error {
+	if err := ch.ExchangeDeclare(t.Exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %q: %w", t.Exchange, err)
+	}
+	dlx := t.DeadLetterExchange()
+	if err := ch.ExchangeDeclare(dlx, amqp.ExchangeDirect, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange %q: %w", dlx, err)
+	}
+	for _, q := range t.Queues {
+		dlq := DeadLetterQueue(q)
+		dlqArgs := amqp.Table{"x-queue-type": t.queueArgs(q)["x-queue-type"]}
+		if _, err := ch.QueueDeclare(dlq, true, false, false, false, dlqArgs); err != nil {
+			return fmt.Errorf("declare queue %q: %w", dlq, err)
+		}
+		if err := ch.QueueBind(dlq, q, dlx, false, nil); err != nil {
+			return fmt.Errorf("bind %q to %q: %w", dlq, dlx, err)
+		}
+		if _, err := ch.QueueDeclare(q, true, false, false, false, t.queueArgs(q)); err != nil {
+			return fmt.Errorf("declare queue %q (if it exists with other arguments, delete it or use its type with --queue-type): %w", q, err)
+		}
+		if err := ch.QueueBind(q, t.RoutingKey, t.Exchange, false, nil); err != nil {
+			return fmt.Errorf("bind %q to %q: %w", q, t.Exchange, err)
+		}
+	}
+	return nil
+}
+
+// Delete removes the topology; tests and benchmarks clean up with it.
+func (t Topology) Delete(ch *amqp.Channel) error {
+	for _, q := range t.Queues {
+		for _, name := range []string{q, DeadLetterQueue(q)} {
+			if _, err := ch.QueueDelete(name, false, false, false); err != nil {
+				return fmt.Errorf("delete queue %q: %w", name, err)
+			}
+		}
+	}
+	for _, x := range []string{t.Exchange, t.DeadLetterExchange()} {
+		if err := ch.ExchangeDelete(x, false, false); err != nil {
+			return fmt.Errorf("delete exchange %q: %w", x, err)
+		}
+	}
+	return nil
+}
+
+// Dialer opens connections to one broker.
+type Dialer struct {
+	URL  string
+	TLS  *tls.Config // nil: from the URL scheme
+	Name string      // connection name shown in the management UI
+}
+
+// Dial opens one connection.
+func (d Dialer) Dial() (*amqp.Connection, error) {
+	cfg := amqp.Config{
+		Heartbeat:       10 * time.Second,
+		TLSClientConfig: d.TLS,
+		Properties:      amqp.NewConnectionProperties(),
+	}
+	if d.Name != "" {
+		cfg.Properties.SetClientConnectionName(d.Name)
+	}
+	conn, err := amqp.DialConfig(d.URL, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to RabbitMQ: %w", err)
+	}
+	return conn, nil
+}
+
+// Backoff yields growing, jittered delays for reconnect loops so that many
+// clients of a restarted broker do not come back in lockstep.
+type Backoff struct {
+	Min, Max time.Duration
+	cur      time.Duration
+}
+
+// Next returns the next delay.
+func (b *Backoff) Next() time.Duration {
+	if b.Min == 0 {
+		b.Min = 100 * time.Millisecond
+	}
+	if b.Max == 0 {
+		b.Max = 5 * time.Second
+	}
+	if b.cur == 0 {
+		b.cur = b.Min
+	} else {
+		b.cur = min(b.cur*2, b.Max)
+	}
+	jitter := time.Duration(rand.Int64N(int64(b.cur)/2 + 1))
+	return b.cur/2 + jitter + b.cur/4
+}
+
+// Reset starts over after a success.
+func (b *Backoff) Reset() { b.cur = 0 }
+
+// Sleep waits d or until ctx is done; it reports whether ctx is still live.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
