@@ -1,0 +1,187 @@
+// Package pipeline wires the parts into Datastream's components: the
+// producer (tailer → publisher, checkpoints on confirm) and the two
+// consumers (deliveries → rows, commit, then ack).
+package pipeline
+
+import (
+	"context"
+	"fmt"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/datastream/datastream/internal/broker"
+	"github.com/datastream/datastream/internal/clean"
+	"github.com/datastream/datastream/internal/logformat"
+	"github.com/datastream/datastream/internal/record"
+	"github.com/datastream/datastream/internal/store"
+)
+
+// Observer hears about lines once their batch is committed: stored went into
+// the table, rejected to the dead-letter queue. Used for metrics and for
+// `run --once` to know when every line has landed.
+type Observer func(stored, rejected []record.ID)
+
+// RawWriter is the part of the store the lake consumer needs.
+type RawWriter interface {
+	WriteRaw(ctx context.Context, lines []record.Line) error
+}
+
+// CleanWriter is the part of the store the clean consumer needs.
+type CleanWriter interface {
+	WriteClean(ctx context.Context, rows []clean.Row) error
+}
+
+// decoded is one line with the delivery it came in.
+type decoded struct {
+	delivery int
+	line     record.Line
+}
+
+// decodeBatch unpacks deliveries into lines; a delivery that cannot be
+// decoded is rejected whole.
+func decodeBatch(batch []amqp.Delivery) ([]decoded, []broker.Reject) {
+	var out []decoded
+	var rejects []broker.Reject
+	var lines []record.Line
+	for i := range batch {
+		var err error
+		lines, err = broker.Decode(lines[:0], &batch[i])
+		if err != nil {
+			rejects = append(rejects, broker.Reject{Index: i, Reason: "undecodable message: " + err.Error()})
+			continue
+		}
+		for _, l := range lines {
+			out = append(out, decoded{delivery: i, line: l})
+		}
+	}
+	return out, rejects
+}
+
+// Lake is the data-lake consumer's handler: every line, byte for byte.
+type Lake struct {
+	Store   RawWriter
+	Observe Observer
+}
+
+var _ broker.Handler = (*Lake)(nil)
+
+// Handle implements broker.Handler.
+func (h *Lake) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.Reject, error) {
+	items, rejects := decodeBatch(batch)
+	lines := make([]record.Line, len(items))
+	for i := range items {
+		lines[i] = items[i].line
+	}
+	bad, err := isolate(ctx, len(lines), func(ctx context.Context, lo, hi int) error {
+		return h.Store.WriteRaw(ctx, lines[lo:hi])
+	})
+	if err != nil {
+		return nil, err
+	}
+	rejects = appendRejects(rejects, items, bad)
+	notify(h.Observe, items, bad, nil)
+	return rejects, nil
+}
+
+// Clean is the data-clean consumer's handler: parse, build the typed row,
+// store. A line that does not fit the format is dead-lettered with the
+// parser's reason; a line that fits always makes a row.
+type Clean struct {
+	Store  CleanWriter
+	Parser logformat.Parser
+	// FormatName is stored with each row; for "auto" the chosen preset.
+	FormatName func() string
+	Observe    Observer
+
+	entry logformat.Entry
+}
+
+var _ broker.Handler = (*Clean)(nil)
+
+// Handle implements broker.Handler.
+func (h *Clean) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.Reject, error) {
+	items, rejects := decodeBatch(batch)
+	rows := make([]clean.Row, 0, len(items))
+	rowItems := make([]decoded, 0, len(items))
+	var unparsed []decoded
+	for _, it := range items {
+		if err := h.Parser.Parse(it.line.Data, &h.entry); err != nil {
+			rejects = append(rejects, broker.Reject{Index: it.delivery, Line: &it.line, Reason: fmt.Sprintf("does not fit the log format: %v", err)})
+			unparsed = append(unparsed, it)
+			continue
+		}
+		rows = append(rows, clean.Build(&it.line, &h.entry, h.FormatName()))
+		rowItems = append(rowItems, it)
+	}
+	bad, err := isolate(ctx, len(rows), func(ctx context.Context, lo, hi int) error {
+		return h.Store.WriteClean(ctx, rows[lo:hi])
+	})
+	if err != nil {
+		return nil, err
+	}
+	rejects = appendRejects(rejects, rowItems, bad)
+	notify(h.Observe, rowItems, bad, unparsed)
+	return rejects, nil
+}
+
+func appendRejects(rejects []broker.Reject, items []decoded, bad map[int]string) []broker.Reject {
+	for i, reason := range bad {
+		it := items[i]
+		rejects = append(rejects, broker.Reject{Index: it.delivery, Line: &it.line, Reason: "the database refused the row: " + reason})
+	}
+	return rejects
+}
+
+func notify(obs Observer, items []decoded, bad map[int]string, unparsed []decoded) {
+	if obs == nil {
+		return
+	}
+	stored := make([]record.ID, 0, len(items))
+	rejected := make([]record.ID, 0, len(bad)+len(unparsed))
+	for i, it := range items {
+		if _, isBad := bad[i]; isBad {
+			rejected = append(rejected, it.line.ID)
+		} else {
+			stored = append(stored, it.line.ID)
+		}
+	}
+	for _, it := range unparsed {
+		rejected = append(rejected, it.line.ID)
+	}
+	obs(stored, rejected)
+}
+
+// isolate writes rows [0,n) with write. When the database refuses the
+// content of some row, it splits the range until the refused rows stand
+// alone, so they can be dead-lettered while every other row commits. Any
+// other error (database down, deadlock) is returned for the whole batch to
+// be retried.
+func isolate(ctx context.Context, n int, write func(ctx context.Context, lo, hi int) error) (map[int]string, error) {
+	bad := map[int]string{}
+	var rec func(lo, hi int) error
+	rec = func(lo, hi int) error {
+		if lo >= hi {
+			return nil
+		}
+		err := write(ctx, lo, hi)
+		if err == nil {
+			return nil
+		}
+		if !store.IsDataError(err) {
+			return err
+		}
+		if hi-lo == 1 {
+			bad[lo] = err.Error()
+			return nil
+		}
+		mid := (lo + hi) / 2
+		if err := rec(lo, mid); err != nil {
+			return err
+		}
+		return rec(mid, hi)
+	}
+	if err := rec(0, n); err != nil {
+		return nil, err
+	}
+	return bad, nil
+}

@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// inserter writes rows with multi-row INSERT statements, each kept under the
+// server's max_allowed_packet, all inside one transaction. Duplicates of an
+// existing id are no-ops, which makes every write idempotent; unlike INSERT
+// IGNORE this does not also hide bad data as warnings.
+type inserter struct {
+	prefix string // INSERT INTO t (cols) VALUES
+	suffix string // ON DUPLICATE KEY UPDATE ...
+	group  string // (?,?,...)
+	ncols  int
+}
+
+func newInserter(table string, cols []string) inserter {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = QuoteIdent(c)
+	}
+	return inserter{
+		prefix: "INSERT INTO " + table + " (" + strings.Join(q, ",") + ") VALUES ",
+		suffix: " ON DUPLICATE KEY UPDATE id = id",
+		group:  "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")",
+		ncols:  len(cols),
+	}
+}
+
+// exec inserts rows (args holds ncols values per row; sizes the estimated
+// bytes of each row) in as few statements as fit.
+func (in inserter) exec(ctx context.Context, tx *sql.Tx, args []any, sizes []int, maxStmt int) error {
+	rows := len(sizes)
+	var sb strings.Builder
+	for start := 0; start < rows; {
+		end, bytes := start, len(in.prefix)+len(in.suffix)
+		for end < rows && (end == start || bytes+sizes[end] <= maxStmt) {
+			bytes += sizes[end] + len(in.group) + 1
+			end++
+		}
+		sb.Reset()
+		sb.Grow(len(in.prefix) + (end-start)*(len(in.group)+1) + len(in.suffix))
+		sb.WriteString(in.prefix)
+		for i := start; i < end; i++ {
+			if i > start {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(in.group)
+		}
+		sb.WriteString(in.suffix)
+		if _, err := tx.ExecContext(ctx, sb.String(), args[start*in.ncols:end*in.ncols]...); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+// inTx runs f in a transaction and commits it.
+func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

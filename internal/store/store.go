@@ -1,0 +1,285 @@
+// Package store writes Datastream's tables in MySQL 8 or MariaDB 10.11:
+// schema migrations, and idempotent multi-row inserts, one transaction per
+// batch. All SQL is parameterised; table names are quoted identifiers.
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Config says where the tables live.
+type Config struct {
+	DSN        string
+	TLS        *tls.Config // nil: as the DSN says
+	RawTable   string
+	CleanTable string
+	MaxConns   int
+	Logger     *slog.Logger
+}
+
+// Store is an open database with the schema applied.
+type Store struct {
+	DB        *sql.DB
+	raw       string // quoted
+	clean     string // quoted
+	rawName   string
+	cleanName string
+	dbName    string
+	// maxStmt bounds the size of one INSERT so it fits max_allowed_packet.
+	maxStmt int
+	log     *slog.Logger
+}
+
+// QuoteIdent quotes a MySQL identifier, so a user may name a table
+// "raw-log" as the original design did.
+func QuoteIdent(name string) string {
+	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
+}
+
+// ParseDSN reads a DSN and sets what Datastream relies on: UTC times,
+// client-side interpolation (one round trip per statement, no 65,535
+// placeholder limit) and a registered TLS config when one is given.
+func ParseDSN(dsn string, tlsCfg *tls.Config) (*mysql.Config, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("bad MySQL DSN: %w", err)
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	cfg.InterpolateParams = true
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["time_zone"] = "'+00:00'"
+	if tlsCfg != nil {
+		cfg.TLS = tlsCfg
+	}
+	if cfg.DBName == "" {
+		cfg.DBName = "datastream"
+	}
+	return cfg, nil
+}
+
+// Open connects, creates the database if it is missing and applies the
+// schema.
+func Open(ctx context.Context, c Config) (*Store, error) {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	cfg, err := ParseDSN(c.DSN, c.TLS)
+	if err != nil {
+		return nil, err
+	}
+	if err := createDatabase(ctx, cfg); err != nil {
+		return nil, err
+	}
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("mysql connector: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	if c.MaxConns <= 0 {
+		c.MaxConns = 8
+	}
+	db.SetMaxOpenConns(c.MaxConns)
+	db.SetMaxIdleConns(c.MaxConns)
+	db.SetConnMaxLifetime(30 * time.Minute)
+	s := &Store{
+		DB: db, raw: QuoteIdent(c.RawTable), clean: QuoteIdent(c.CleanTable),
+		rawName: c.RawTable, cleanName: c.CleanTable, dbName: cfg.DBName,
+		log: c.Logger.With("component", "store"),
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	var maxPacket int64
+	if err := db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read max_allowed_packet: %w", err)
+	}
+	// Leave room for escaping (binary data can double in size) and the
+	// statement text.
+	s.maxStmt = int(min(maxPacket/2-64*1024, 8<<20))
+	if s.maxStmt < 64*1024 {
+		s.maxStmt = 64 * 1024
+	}
+	return s, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.DB.Close() }
+
+// Database is the name of the database in use.
+func (s *Store) Database() string { return s.dbName }
+
+func createDatabase(ctx context.Context, cfg *mysql.Config) error {
+	admin := cfg.Clone()
+	admin.DBName = ""
+	conn, err := mysql.NewConnector(admin)
+	if err != nil {
+		return fmt.Errorf("mysql connector: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	_, err = db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+QuoteIdent(cfg.DBName)+" CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+	if err != nil {
+		var me *mysql.MySQLError
+		// A user without CREATE privilege on an existing database is fine.
+		if errors.As(err, &me) && (me.Number == 1044 || me.Number == 1227) {
+			return nil
+		}
+		return fmt.Errorf("create database %q at %s: %w", cfg.DBName, cfg.Addr, err)
+	}
+	return nil
+}
+
+// migrate applies the embedded migrations this pair of tables has not had
+// yet, under a named lock so components starting together do not race.
+func (s *Store) migrate(ctx context.Context) error {
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to MySQL: %w", err)
+	}
+	defer conn.Close()
+	lock := "datastream_migrate_" + s.dbName
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 60)", lock).Scan(&got); err != nil || got.Int64 != 1 {
+		return fmt.Errorf("take migration lock: %v (got %v)", err, got)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", lock) //nolint:errcheck
+
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS datastream_schema (
+		table_set  VARCHAR(255) NOT NULL PRIMARY KEY,
+		version    INT          NOT NULL,
+		applied_at DATETIME(6)  NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+	) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`); err != nil {
+		return fmt.Errorf("create datastream_schema: %w", err)
+	}
+	set := s.rawName + "|" + s.cleanName
+	var have int
+	err = conn.QueryRowContext(ctx, "SELECT version FROM datastream_schema WHERE table_set = ?", set).Scan(&have)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		base := strings.TrimPrefix(f, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", f)
+		}
+		if v <= have {
+			continue
+		}
+		body, err := migrations.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean).Replace(string(body))
+		for _, stmt := range splitStatements(text) {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migration %s: %w", base, err)
+			}
+		}
+		if _, err := conn.ExecContext(ctx, "INSERT INTO datastream_schema (table_set, version) VALUES (?, ?) ON DUPLICATE KEY UPDATE version = VALUES(version), applied_at = CURRENT_TIMESTAMP(6)", set, v); err != nil {
+			return fmt.Errorf("record schema version: %w", err)
+		}
+		s.log.Info("schema migrated", "tables", set, "version", v)
+	}
+	return nil
+}
+
+// splitStatements splits a migration on semicolons that end a line, after
+// dropping comment lines.
+func splitStatements(text string) []string {
+	var out []string
+	var b strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "--") || t == "" {
+			continue
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+		if strings.HasSuffix(t, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(b.String()), ";"))
+			b.Reset()
+		}
+	}
+	if s := strings.TrimSpace(b.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Count returns the number of rows of the raw and clean tables.
+func (s *Store) Count(ctx context.Context) (raw, clean int64, err error) {
+	if err = s.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+s.raw).Scan(&raw); err != nil {
+		return 0, 0, fmt.Errorf("count %s: %w", s.rawName, err)
+	}
+	if err = s.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+s.clean).Scan(&clean); err != nil {
+		return 0, 0, fmt.Errorf("count %s: %w", s.cleanName, err)
+	}
+	return raw, clean, nil
+}
+
+// DropTables removes this store's tables (tests and benchmarks).
+func (s *Store) DropTables(ctx context.Context) error {
+	for _, t := range []string{s.raw, s.clean} {
+		if _, err := s.DB.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
+			return err
+		}
+	}
+	_, err := s.DB.ExecContext(ctx, "DELETE FROM datastream_schema WHERE table_set = ?", s.rawName+"|"+s.cleanName)
+	return err
+}
+
+// IsDataError reports whether err is the database refusing a row's content
+// (too long, bad value...) rather than failing: retrying the same row can
+// never succeed, so it is isolated and dead-lettered.
+func IsDataError(err error) bool {
+	if errors.Is(err, mysql.ErrPktTooLarge) {
+		return true
+	}
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Number {
+	case 1153: // packet bigger than max_allowed_packet
+		return true
+	case 1048, // column cannot be null
+		1101, // BLOB/TEXT can't have a default
+		1264, // out of range
+		1265, // data truncated
+		1292, // incorrect value
+		1366, // incorrect string value
+		1367, // illegal value
+		1406, // data too long
+		3140, // invalid JSON (MySQL)
+		4025: // CONSTRAINT failed (MariaDB JSON check)
+		return true
+	}
+	return false
+}
