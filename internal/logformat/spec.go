@@ -41,7 +41,9 @@ func Compile(spec string) (*Format, error) {
 	}
 	// Format part only. A leading escape= is a separate argument.
 	esc := EscapeDefault
+	hadEscape := false
 	if strings.HasPrefix(s, "escape=") {
+		hadEscape = true
 		end := strings.IndexAny(s, " \t\r\n")
 		if end < 0 {
 			return nil, fmt.Errorf("logformat: escape= without a format")
@@ -54,8 +56,11 @@ func Compile(spec string) (*Format, error) {
 	}
 	if s[0] == '\'' || s[0] == '"' {
 		// Quoted parts, if the whole thing reads as quoted strings (plus an
-		// optional ';'); otherwise it is a bare format that starts with a quote.
-		if toks, err := tokenize(s); err == nil && allQuoted(toks) {
+		// optional ';'); otherwise it is a bare format that starts with a
+		// quote. Double quotes alone are ambiguous ("$request" is more likely
+		// a format with quotes in it), so they count as quoting only next to
+		// an escape= prefix, a single-quoted part or a final ';'.
+		if toks, err := tokenize(s); err == nil && allQuoted(toks) && (hadEscape || nginxQuoting(toks)) {
 			var b strings.Builder
 			for _, t := range toks {
 				b.WriteString(t.text)
@@ -119,6 +124,20 @@ func allQuoted(toks []token) bool {
 	return true
 }
 
+// nginxQuoting reports whether quoted tokens look like nginx.conf arguments
+// rather than a format string that happens to start with a quote.
+func nginxQuoting(toks []token) bool {
+	if toks[len(toks)-1].kind == tokSemi {
+		return true
+	}
+	for _, t := range toks {
+		if t.single {
+			return true
+		}
+	}
+	return false
+}
+
 func hasWord(s, w string) bool {
 	return strings.HasPrefix(s, w) && len(s) > len(w) && (s[len(w)] == ' ' || s[len(w)] == '\t' || s[len(w)] == '\n' || s[len(w)] == '\r')
 }
@@ -136,6 +155,7 @@ type token struct {
 	kind   tokKind
 	text   string
 	quoted bool
+	single bool // quoted with '...'
 	line   int
 }
 
@@ -207,7 +227,7 @@ func tokenize(s string) ([]token, error) {
 			if !closed {
 				return nil, fmt.Errorf("logformat: unterminated %c string starting on line %d", c, start)
 			}
-			toks = append(toks, token{kind: tokWord, text: b.String(), quoted: true, line: start})
+			toks = append(toks, token{kind: tokWord, text: b.String(), quoted: true, single: c == '\'', line: start})
 		default:
 			j := i
 			for j < len(s) && !strings.ContainsRune(" \t\r\n;{}#'\"", rune(s[j])) {
