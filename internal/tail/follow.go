@@ -25,6 +25,8 @@ type follower struct {
 	wake      chan struct{} // poked by Run on fsnotify events and rescans
 	reachable atomic.Bool   // some configured path still names this file
 	deleted   atomic.Bool   // the file has no name left at all
+	retry     atomic.Bool   // .gz: not read yet, look at it again later
+	gzKey     gzKey
 	done      chan struct{} // closed when run returns
 }
 
@@ -275,8 +277,9 @@ func (fl *follower) runGz(ctx context.Context, out chan<- Line) {
 	if len(fp) == 0 && len(win) == 0 {
 		return // empty
 	}
-	e, start, ok := fl.t.claimGz(fl.path, fl.dev, fl.ino, fingerprintHash(fp))
+	e, start, ok, later := fl.t.claimGz(fl.path, fl.dev, fl.ino, fingerprintHash(fp))
 	if !ok {
+		fl.retry.Store(later)
 		return
 	}
 	var sent int64
@@ -320,7 +323,7 @@ func (fl *follower) runGz(ctx context.Context, out chan<- Line) {
 	}()
 	fl.t.mu.Lock()
 	if res {
-		e.size = r.pos()
+			e.size = r.pos()
 		if e.acked >= e.size {
 			fl.t.dirty = true
 		}

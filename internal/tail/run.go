@@ -138,6 +138,9 @@ func (rn *runner) scan() {
 	for _, fl := range rn.fls {
 		select {
 		case <-fl.done:
+			if fl.retry.Load() {
+				delete(rn.gzSeen, fl.gzKey)
+			}
 		default:
 			live = append(live, fl)
 		}
@@ -200,7 +203,11 @@ func (rn *runner) consider(p string) *follower {
 			}
 		}
 	}
-	return rn.start(p, dev, ino, gz)
+	fl := rn.start(p, dev, ino, gz)
+	if fl != nil && gz {
+		fl.gzKey = gzKey{dev, ino, fi.Size(), fi.ModTime()}
+	}
+	return fl
 }
 
 // start opens p and starts a follower for it if it is still (dev, ino).

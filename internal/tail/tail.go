@@ -254,23 +254,42 @@ func (t *Tailer) claim(path string, dev, ino uint64, fp [8]byte, size int64, lin
 }
 
 // claimGz finds or creates the entry of a .gz file. ok is false when the file
-// has already been read in full (in this run or, acknowledged, before).
-func (t *Tailer) claimGz(path string, dev, ino uint64, fp [8]byte) (e *entry, start int64, ok bool) {
+// has already been read in full (in this run or, acknowledged, before), and
+// later is set when it should be looked at again on a later scan.
+//
+// A .gz whose first line is that of a plain file already followed is taken to
+// be that file compressed by logrotate: its backfill starts where the plain
+// file's reading ended (after its follower is done), so lines are not sent
+// twice under two ids.
+func (t *Tailer) claimGz(path string, dev, ino uint64, fp [8]byte) (e *entry, start int64, ok, later bool) {
 	id := fileID(true, dev, ino, fp, 0)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e = t.entries[id]
 	if e == nil {
-		e = &entry{id: id, path: path, dev: dev, ino: ino, fp: fp, gz: true, size: -1}
+		var skip int64
+		for _, p := range t.entries {
+			if p.gz || p.fp != fp {
+				continue
+			}
+			if p.active {
+				return nil, 0, false, true
+			}
+			skip = max(skip, p.acked, p.read)
+		}
+		e = &entry{id: id, path: path, dev: dev, ino: ino, fp: fp, gz: true, size: -1, acked: skip}
 		t.entries[id] = e
 		t.dirty = true
+		if skip > 0 {
+			t.log.Info("tail: compressed copy of a file already read, backfilling its rest only", "path", path, "from", skip)
+		}
 	}
 	e.seen = time.Now()
 	if e.done() || e.active || (e.size >= 0 && e.read >= e.size) {
-		return e, 0, false
+		return e, 0, false, false
 	}
 	e.active, e.path = true, path
-	return e, max(e.acked, e.read), true
+	return e, max(e.acked, e.read), true, false
 }
 
 // release ends a follower's claim on e; read is the end of the last line it
