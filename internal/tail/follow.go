@@ -321,14 +321,12 @@ func (fl *follower) runGz(ctx context.Context, out chan<- Line) {
 			}
 		}
 	}()
-	fl.t.mu.Lock()
 	if res {
-			e.size = r.pos()
-		if e.acked >= e.size {
-			fl.t.dirty = true
-		}
-		fl.t.log.Info("tail: backfilled compressed file", "path", fl.path, "file", e.id, "bytes", e.size)
+		fl.t.mu.Lock()
+		e.size = r.pos()
+		fl.t.dirty = true
+		fl.t.mu.Unlock()
+		fl.t.log.Info("tail: backfilled compressed file", "path", fl.path, "file", e.id, "bytes", r.pos())
 	}
-	fl.t.mu.Unlock()
 	fl.t.release(e, max(sent, start), false)
 }
