@@ -185,9 +185,11 @@ func NewFlagSet(name string) (*FlagSet, error) {
 	return &FlagSet{FlagSet: fs, Env: env}, nil
 }
 
-// EnvName maps a flag name to its environment variable: "lake-queue" → "LAKE_QUEUE".
+// EnvName maps a flag name to its environment variable: "lake-queue" →
+// "DATASTREAM_LAKE_QUEUE". The prefix keeps generic names (EXCHANGE,
+// BATCH_SIZE) from colliding with other programs' settings.
 func EnvName(flagName string) string {
-	return strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+	return "DATASTREAM_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
 // String defines a string flag whose default is overridden by the environment.

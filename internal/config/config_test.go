@@ -9,11 +9,11 @@ import (
 func TestPrecedence(t *testing.T) {
 	dir := t.TempDir()
 	envFile := filepath.Join(dir, ".env")
-	if err := os.WriteFile(envFile, []byte("# comment\nEXCHANGE=from-file\nLAKE_QUEUE='lake-file'\nexport CLEAN_QUEUE=\"clean-file\"\n"), 0o600); err != nil {
+	if err := os.WriteFile(envFile, []byte("# comment\nDATASTREAM_EXCHANGE=from-file\nDATASTREAM_LAKE_QUEUE='lake-file'\nexport DATASTREAM_CLEAN_QUEUE=\"clean-file\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("DATASTREAM_ENV_FILE", envFile)
-	t.Setenv("LAKE_QUEUE", "lake-env")
+	t.Setenv("DATASTREAM_LAKE_QUEUE", "lake-env")
 	fs, err := NewFlagSet("x")
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/datastream/datastream/internal/broker"
+	"github.com/datastream/datastream/internal/config"
+	"github.com/datastream/datastream/internal/logformat"
+	"github.com/datastream/datastream/internal/pipeline"
+	"github.com/datastream/datastream/internal/record"
+	"github.com/datastream/datastream/internal/tail"
+)
+
+func init() {
+	register("setup", "declare the RabbitMQ topology and create the database schema (idempotent)", runSetup)
+	register("logs-producer", "follow access logs and publish each line to RabbitMQ", runProducer)
+	register("data-lake-consumer", "store every line byte for byte in raw_log", runLake)
+	register("data-clean-consumer", "parse every line into typed rows of clean_log", runClean)
+}
+
+func runSetup(ctx context.Context, args []string) error {
+	var s settings
+	fs, err := newFlags("setup", "setup [flags]", &s)
+	if err != nil {
+		return err
+	}
+	if err := parse(fs, &s, args); err != nil {
+		return err
+	}
+	d, err := s.dialer("setup")
+	if err != nil {
+		return err
+	}
+	conn, err := d.Dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	if err := s.topology().Declare(ch); err != nil {
+		return err
+	}
+	st, err := s.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Printf("RabbitMQ %s: exchange %q → %s queues %q, %q; rejects in %q, %q\n",
+		config.RedactURL(s.AMQPURL), s.Exchange, s.QueueType, s.LakeQueue, s.CleanQueue,
+		broker.DeadLetterQueue(s.LakeQueue), broker.DeadLetterQueue(s.CleanQueue))
+	fmt.Printf("MySQL: tables %q and %q in database %q\n", s.RawTable, s.CleanTable, st.Database())
+	return nil
+}
+
+type producerSettings struct {
+	settings
+	Log          string
+	StateDir     string
+	Follow       bool
+	PollInterval time.Duration
+	MaxLineBytes int
+}
+
+func producerFlagSet(name, usage string, p *producerSettings) (*config.FlagSet, error) {
+	fs, err := newFlags(name, usage, &p.settings)
+	if err != nil {
+		return nil, err
+	}
+	producerFlags(fs, &p.settings)
+	fs.String(&p.Log, "log", "", "access log to follow: a path or a glob (/var/log/nginx/*access*.log); .gz files are read once")
+	fs.Duration(&p.PollInterval, "poll-interval", 250*time.Millisecond, "how often files are checked for growth and rotation")
+	fs.Int(&p.MaxLineBytes, "max-line-bytes", 4<<20, "longest line kept whole; longer ones are cut and logged")
+	return fs, nil
+}
+
+func (p *producerSettings) config(onRead func(record.ID)) (pipeline.ProducerConfig, error) {
+	d, err := p.dialer("logs-producer")
+	if err != nil {
+		return pipeline.ProducerConfig{}, err
+	}
+	if p.Log == "" {
+		return pipeline.ProducerConfig{}, fmt.Errorf("--log is required: the access log to read")
+	}
+	cfg := pipeline.ProducerConfig{
+		Tail: tail.Config{
+			Paths: []string{p.Log}, StateDir: p.StateDir, Follow: p.Follow,
+			PollInterval: p.PollInterval, MaxLineBytes: p.MaxLineBytes,
+		},
+		Publisher:       broker.PublisherConfig{Dialer: d, Topology: p.topology(), Window: p.Window},
+		LinesPerMessage: p.LinesPerMsg,
+		ShutdownGrace:   p.ShutdownGrace,
+		Logger:          slog.Default(),
+	}
+	cfg.OnRead = onRead
+	return cfg, nil
+}
+
+func runProducer(ctx context.Context, args []string) error {
+	var p producerSettings
+	fs, err := producerFlagSet("logs-producer", "logs-producer --log PATH [flags]", &p)
+	if err != nil {
+		return err
+	}
+	fs.Bool(&p.Follow, "follow", true, "keep reading as the file grows (false: stop at end of file once every line is confirmed)")
+	fs.String(&p.StateDir, "state-dir", ".state/producer", "where read positions (confirmed offsets) are saved")
+	if err := parse(fs, &p.settings, args); err != nil {
+		return err
+	}
+	cfg, err := p.config(nil)
+	if err != nil {
+		return err
+	}
+	prod, err := pipeline.NewProducer(cfg)
+	if err != nil {
+		return err
+	}
+	slog.Info("logs-producer starting", "log", p.Log, "exchange", p.Exchange, "amqp", config.RedactURL(p.AMQPURL), "follow", p.Follow)
+	err = prod.Run(ctx)
+	slog.Info("logs-producer stopped", "read", prod.Stats.Read.Load(), "confirmed", prod.Stats.Confirmed.Load())
+	return err
+}
+
+func (s *settings) consumerConfig(name, queue string) (broker.ConsumerConfig, error) {
+	d, err := s.dialer(name)
+	if err != nil {
+		return broker.ConsumerConfig{}, err
+	}
+	return broker.ConsumerConfig{
+		Dialer: d, Topology: s.topology(), Queue: queue,
+		Prefetch: s.Prefetch, BatchSize: s.BatchSize, Linger: s.Linger,
+		ShutdownGrace: s.ShutdownGrace, Logger: slog.Default(),
+	}, nil
+}
+
+func runLake(ctx context.Context, args []string) error {
+	var s settings
+	fs, err := newFlags("data-lake-consumer", "data-lake-consumer [flags]", &s)
+	if err != nil {
+		return err
+	}
+	consumerFlags(fs, &s)
+	if err := parse(fs, &s, args); err != nil {
+		return err
+	}
+	cc, err := s.consumerConfig("data-lake-consumer", s.LakeQueue)
+	if err != nil {
+		return err
+	}
+	st, err := s.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	slog.Info("data-lake-consumer starting", "queue", s.LakeQueue, "table", s.RawTable, "database", st.Database())
+	return broker.Consume(ctx, cc, &pipeline.Lake{Store: st})
+}
+
+// cleanHandler resolves the log format and builds the clean handler.
+func (s *settings) cleanHandler(w pipeline.CleanWriter, obs pipeline.Observer) (*pipeline.Clean, error) {
+	parser, name, err := logformat.Resolve(s.LogFormat)
+	if err != nil {
+		return nil, fmt.Errorf("--log-format: %w", err)
+	}
+	formatName := func() string { return name }
+	if c, ok := parser.(interface{ Chosen() string }); ok {
+		formatName = c.Chosen
+	}
+	return &pipeline.Clean{Store: w, Parser: parser, FormatName: formatName, Observe: obs}, nil
+}
+
+func runClean(ctx context.Context, args []string) error {
+	var s settings
+	fs, err := newFlags("data-clean-consumer", "data-clean-consumer [flags]", &s)
+	if err != nil {
+		return err
+	}
+	consumerFlags(fs, &s)
+	if err := parse(fs, &s, args); err != nil {
+		return err
+	}
+	cc, err := s.consumerConfig("data-clean-consumer", s.CleanQueue)
+	if err != nil {
+		return err
+	}
+	st, err := s.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	h, err := s.cleanHandler(st, nil)
+	if err != nil {
+		return err
+	}
+	slog.Info("data-clean-consumer starting", "queue", s.CleanQueue, "table", s.CleanTable, "format", s.LogFormat, "database", st.Database())
+	return broker.Consume(ctx, cc, h)
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/datastream/datastream/internal/broker"
+	"github.com/datastream/datastream/internal/pipeline"
+	"github.com/datastream/datastream/internal/record"
+	"github.com/datastream/datastream/internal/store"
+)
+
+func init() {
+	register("run", "run the producer and both consumers in one process (--once: read a file, wait for every row, summarise)", runAll)
+}
+
+// landing tracks the lines of this run that are not yet in each table.
+type landing struct {
+	mu       sync.Mutex
+	lake     map[record.ID]struct{}
+	clean    map[record.ID]struct{}
+	rejected int
+	changed  chan struct{}
+}
+
+func newLanding() *landing {
+	return &landing{lake: map[record.ID]struct{}{}, clean: map[record.ID]struct{}{}, changed: make(chan struct{}, 1)}
+}
+
+func (l *landing) read(id record.ID) {
+	l.mu.Lock()
+	l.lake[id] = struct{}{}
+	l.clean[id] = struct{}{}
+	l.mu.Unlock()
+}
+
+func (l *landing) observe(set func(*landing) map[record.ID]struct{}, countRejects bool) pipeline.Observer {
+	return func(stored, rejected []record.ID) {
+		l.mu.Lock()
+		m := set(l)
+		for _, id := range stored {
+			delete(m, id)
+		}
+		for _, id := range rejected {
+			if _, ours := m[id]; ours && countRejects {
+				l.rejected++
+			}
+			delete(m, id)
+		}
+		l.mu.Unlock()
+		select {
+		case l.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (l *landing) left() (lake, clean int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lake), len(l.clean)
+}
+
+func runAll(ctx context.Context, args []string) error {
+	var p producerSettings
+	fs, err := producerFlagSet("run", "run --log PATH [--once] [flags]", &p)
+	if err != nil {
+		return err
+	}
+	consumerFlags(fs, &p.settings)
+	var once bool
+	var show int
+	fs.BoolVar(&once, "once", false, "read the file to its end, wait until both tables hold every line, print a summary and exit")
+	fs.IntVar(&show, "show", 0, "with --once, print this many rows of each table after the summary")
+	if err := parse(fs, &p.settings, args); err != nil {
+		return err
+	}
+	p.Follow = !once
+	land := newLanding()
+	var onRead func(record.ID)
+	if once {
+		onRead = land.read
+	}
+	pcfg, err := p.config(onRead)
+	if err != nil {
+		return err
+	}
+	st, err := p.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	lakeCC, err := p.consumerConfig("data-lake-consumer", p.LakeQueue)
+	if err != nil {
+		return err
+	}
+	cleanCC, err := p.consumerConfig("data-clean-consumer", p.CleanQueue)
+	if err != nil {
+		return err
+	}
+	lake := &pipeline.Lake{Store: st, Observe: land.observe(func(l *landing) map[record.ID]struct{} { return l.lake }, false)}
+	cleanH, err := p.cleanHandler(st, land.observe(func(l *landing) map[record.ID]struct{} { return l.clean }, true))
+	if err != nil {
+		return err
+	}
+	prod, err := pipeline.NewProducer(pcfg)
+	if err != nil {
+		return err
+	}
+
+	start := time.Now()
+	// Consumers stop after the producer has flushed: upstream first.
+	cctx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopConsumers()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for _, c := range []struct {
+		cc broker.ConsumerConfig
+		h  broker.Handler
+	}{{lakeCC, lake}, {cleanCC, cleanH}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := broker.Consume(cctx, c.cc, c.h); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	go func() {
+		<-ctx.Done()
+		stopConsumers()
+	}()
+
+	perr := prod.Run(ctx)
+	if perr != nil {
+		stopConsumers()
+		wg.Wait()
+		return perr
+	}
+	if once && ctx.Err() == nil {
+		err = waitLanded(ctx, land)
+	}
+	stopConsumers()
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		err = errors.Join(err, e)
+	}
+	if err != nil || !once {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	raw, clean, err := st.Count(ctx)
+	if err != nil {
+		return err
+	}
+	read := prod.Stats.Read.Load()
+	land.mu.Lock()
+	rejected := land.rejected
+	land.mu.Unlock()
+	fmt.Printf("lines read %d, raw rows %d, clean rows %d, rejected %d, %.2f s, %.0f lines/s\n",
+		read, raw, clean, rejected, secs, float64(read)/secs)
+	if show > 0 {
+		return showRows(ctx, st, p.RawTable, p.CleanTable, show)
+	}
+	return nil
+}
+
+func waitLanded(ctx context.Context, land *landing) error {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		lake, clean := land.left()
+		if lake == 0 && clean == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped with %d lines not yet in the raw table and %d not in the clean table: %w", lake, clean, ctx.Err())
+		case <-land.changed:
+		case <-tick.C:
+			slog.Info("waiting for rows", "raw_missing", lake, "clean_missing", clean)
+		}
+	}
+}
+
+// showRows prints a few rows of each table, newest first.
+func showRows(ctx context.Context, st *store.Store, rawTable, cleanTable string, n int) error {
+	queries := []struct{ title, q string }{
+		{rawTable, "SELECT HEX(id), file_offset, received_at, line FROM " + store.QuoteIdent(rawTable) + " ORDER BY received_at DESC, id LIMIT ?"},
+		{cleanTable, "SELECT ts, remote_addr, COALESCE(method,''), COALESCE(scheme,''), COALESCE(host,''), COALESCE(path,''), COALESCE(status,0), COALESCE(status_text,''), COALESCE(bytes,0), COALESCE(day_of_week,''), COALESCE(LEFT(user_agent,40),'') FROM " + store.QuoteIdent(cleanTable) + " ORDER BY received_at DESC, id LIMIT ?"},
+	}
+	for _, q := range queries {
+		rows, err := st.DB.QueryContext(ctx, q.q, n)
+		if err != nil {
+			return fmt.Errorf("show %s: %w", q.title, err)
+		}
+		cols, _ := rows.Columns()
+		fmt.Printf("\n%s (%s):\n", q.title, strings.Join(cols, " | "))
+		vals := make([]sql.RawBytes, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return err
+			}
+			parts := make([]string, len(vals))
+			for i, v := range vals {
+				s := string(v)
+				if len(s) > 120 {
+					s = s[:120] + "…"
+				}
+				parts[i] = strings.ToValidUTF8(s, "?")
+			}
+			fmt.Println("  " + strings.Join(parts, " | "))
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

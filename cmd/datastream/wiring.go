@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/datastream/datastream/internal/broker"
+	"github.com/datastream/datastream/internal/config"
+	"github.com/datastream/datastream/internal/store"
+)
+
+// settings are the flags every pipeline command shares.
+type settings struct {
+	config.Common
+	Prefetch      int
+	BatchSize     int
+	Linger        time.Duration
+	Window        int
+	LogLevel      string
+	LinesPerMsg   int
+	ShutdownGrace time.Duration
+}
+
+func newFlags(name, usage string, s *settings) (*config.FlagSet, error) {
+	fs, err := config.NewFlagSet(name)
+	if err != nil {
+		return nil, err
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: datastream %s\n\n", usage)
+		fs.PrintDefaults()
+	}
+	s.Common.Register(fs)
+	fs.String(&s.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.Duration(&s.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long to wait for confirms/commits at exit")
+	return fs, nil
+}
+
+func consumerFlags(fs *config.FlagSet, s *settings) {
+	fs.Int(&s.Prefetch, "prefetch", 2000, "unacked messages a consumer holds")
+	fs.Int(&s.BatchSize, "batch-size", 500, "deliveries written per transaction")
+	fs.Duration(&s.Linger, "flush-interval", 20*time.Millisecond, "how long a partial batch waits for more messages")
+}
+
+func producerFlags(fs *config.FlagSet, s *settings) {
+	fs.Int(&s.Window, "confirm-window", 4096, "messages in flight awaiting RabbitMQ's confirm")
+	fs.Int(&s.LinesPerMsg, "lines-per-message", 1, "pack up to N consecutive lines per message (1 keeps one line per message)")
+}
+
+// parse parses args and checks the settings, setting up logging.
+func parse(fs *config.FlagSet, s *settings, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	return nil
+}
+
+func (s *settings) topology() broker.Topology {
+	return broker.Topology{
+		Exchange:   s.Exchange,
+		RoutingKey: s.RoutingKey,
+		Queues:     []string{s.LakeQueue, s.CleanQueue},
+		QueueType:  s.QueueType,
+	}
+}
+
+func (s *settings) dialer(name string) (broker.Dialer, error) {
+	tlsCfg, err := s.AMQPTLS.Config()
+	if err != nil {
+		return broker.Dialer{}, fmt.Errorf("AMQP TLS: %w", err)
+	}
+	host, _ := os.Hostname()
+	return broker.Dialer{URL: s.AMQPURL, TLS: tlsCfg, Name: "datastream " + name + " on " + host}, nil
+}
+
+// openStore connects to MySQL, retrying while it is unreachable so that a
+// component may start before its database.
+func (s *settings) openStore(ctx context.Context) (*store.Store, error) {
+	tlsCfg, err := s.MySQLTLS.Config()
+	if err != nil {
+		return nil, fmt.Errorf("MySQL TLS: %w", err)
+	}
+	var bo broker.Backoff
+	for {
+		st, err := store.Open(ctx, store.Config{DSN: s.MySQLDSN, TLS: tlsCfg, RawTable: s.RawTable, CleanTable: s.CleanTable})
+		if err == nil {
+			return st, nil
+		}
+		if ctx.Err() != nil || strings.Contains(err.Error(), "bad MySQL DSN") {
+			return nil, err
+		}
+		d := bo.Next()
+		slog.Warn("MySQL not ready; retrying", "dsn", config.RedactDSN(s.MySQLDSN), "err", err, "in", d.Round(time.Millisecond))
+		if !broker.Sleep(ctx, d) {
+			return nil, ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/datastream/datastream/internal/broker"
+	"github.com/datastream/datastream/internal/record"
+	"github.com/datastream/datastream/internal/tail"
+)
+
+// ProducerConfig configures the logs-producer.
+type ProducerConfig struct {
+	Tail      tail.Config
+	Publisher broker.PublisherConfig // OnConfirm is set by the producer
+	// LinesPerMessage > 1 packs consecutive lines of a file into one message
+	// (opt-in; the contract is one line per message).
+	LinesPerMessage int
+	// PackWait is how long a partial pack waits for more lines.
+	PackWait time.Duration
+	// ShutdownGrace bounds the wait for outstanding confirms at exit.
+	ShutdownGrace time.Duration
+	// OnRead, if set, hears the id of every line read (run --once uses it).
+	OnRead func(record.ID)
+	Logger *slog.Logger
+}
+
+// ProducerStats are the producer's counters.
+type ProducerStats struct {
+	Read      atomic.Int64 // lines read from files
+	Published atomic.Int64 // messages handed to the publisher
+	Confirmed atomic.Int64 // lines confirmed by RabbitMQ
+	Truncated atomic.Int64 // lines cut at MaxLineBytes
+}
+
+// ackRange is what a confirm settles: lines [offset, end) of a file.
+type ackRange struct {
+	file        tail.FileID
+	offset, end int64
+}
+
+// Producer follows logs and publishes every line; the checkpoint of a file
+// advances only over lines RabbitMQ has confirmed.
+type Producer struct {
+	cfg   ProducerConfig
+	log   *slog.Logger
+	Stats ProducerStats
+}
+
+// NewProducer checks the configuration.
+func NewProducer(cfg ProducerConfig) (*Producer, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.LinesPerMessage <= 0 {
+		cfg.LinesPerMessage = 1
+	}
+	if cfg.PackWait <= 0 {
+		cfg.PackWait = 5 * time.Millisecond
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 10 * time.Second
+	}
+	cfg.Tail.Logger = cfg.Logger
+	cfg.Publisher.Logger = cfg.Logger
+	return &Producer{cfg: cfg, log: cfg.Logger.With("component", "logs-producer")}, nil
+}
+
+// Run follows the files until ctx is cancelled (or, without Follow, until
+// every line is read and confirmed). At exit it waits for outstanding
+// confirms and writes the checkpoints.
+func (p *Producer) Run(ctx context.Context) error {
+	t, err := tail.New(p.cfg.Tail)
+	if err != nil {
+		return err
+	}
+	pcfg := p.cfg.Publisher
+	pcfg.OnConfirm = func(token any) {
+		acks := token.([]ackRange)
+		for _, a := range acks {
+			t.Ack(a.file, a.offset, a.end)
+		}
+		p.Stats.Confirmed.Add(int64(len(acks)))
+	}
+	pub := broker.NewPublisher(pcfg)
+
+	lines := make(chan tail.Line, 4*max(p.cfg.LinesPerMessage, 256))
+	tailErr := make(chan error, 1)
+	go func() {
+		defer close(lines)
+		tailErr <- t.Run(ctx, lines)
+	}()
+
+	host, _ := os.Hostname()
+	err = p.publishLoop(ctx, host, lines, pub)
+	// Drain the tailer so its goroutine can exit.
+	for range lines {
+	}
+	if terr := <-tailErr; terr != nil && !errors.Is(terr, context.Canceled) && err == nil {
+		err = fmt.Errorf("tail: %w", terr)
+	}
+
+	// Stop reading first, then wait for confirms, then save where we are.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.ShutdownGrace)
+	defer cancel()
+	if ctx.Err() == nil && err == nil {
+		// Reading finished on its own (--follow=false): every line must be
+		// confirmed, however long the broker takes.
+		wctx = ctx
+	}
+	if cerr := pub.Close(wctx); cerr != nil {
+		p.log.Warn("exiting with unconfirmed messages; they will be sent again on restart", "err", cerr)
+	}
+	if ferr := t.Flush(); ferr != nil && err == nil {
+		err = ferr
+	}
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func (p *Producer) publishLoop(ctx context.Context, host string, lines <-chan tail.Line, pub *broker.Publisher) error {
+	n := p.cfg.LinesPerMessage
+	pack := make([]record.Line, 0, n)
+	acks := make([]ackRange, 0, n)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+
+	flush := func() error {
+		if len(pack) == 0 {
+			return nil
+		}
+		var msg amqp.Publishing
+		if len(pack) == 1 {
+			msg = broker.EncodeLine(&pack[0])
+		} else {
+			msg = broker.EncodeLines(pack)
+		}
+		token := append([]ackRange(nil), acks...)
+		pack, acks = pack[:0], acks[:0]
+		p.Stats.Published.Add(1)
+		return pub.Publish(ctx, msg, token)
+	}
+
+	add := func(l tail.Line) error {
+		p.Stats.Read.Add(1)
+		if l.Truncated {
+			p.Stats.Truncated.Add(1)
+			p.log.Warn("line longer than the maximum; sending its first bytes", "path", l.Path, "offset", l.Offset, "kept", len(l.Data))
+		}
+		r := record.Line{ID: record.ID(l.ID()), SourceHost: host, SourcePath: l.Path, ReceivedAt: time.Now().UTC(), Data: l.Data}
+		if p.cfg.OnRead != nil {
+			p.cfg.OnRead(r.ID)
+		}
+		if len(pack) > 0 && !broker.Contiguous(&pack[len(pack)-1], &r) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		pack = append(pack, r)
+		acks = append(acks, ackRange{file: l.File, offset: l.Offset, end: l.End()})
+		if len(pack) >= n {
+			return flush()
+		}
+		return nil
+	}
+
+	for {
+		if len(pack) == 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case l, ok := <-lines:
+				if !ok {
+					return nil
+				}
+				if err := add(l); err != nil {
+					return err
+				}
+				if len(pack) > 0 {
+					timer.Reset(p.cfg.PackWait)
+				}
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case l, ok := <-lines:
+			if !ok {
+				return flush()
+			}
+			if err := add(l); err != nil {
+				return err
+			}
+		case <-timer.C:
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
