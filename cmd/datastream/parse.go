@@ -112,6 +112,7 @@ type parseState struct {
 	e                logformat.Entry
 	buf              []byte // JSON output of one line
 	long             []byte // a line longer than the reader's buffer
+	chosen           string // the auto parser's last choice, to report changes
 	parsed, rejected int64
 }
 
@@ -189,6 +190,10 @@ func (st *parseState) line(label string, n int, line []byte, tooLong bool) error
 		st.rejected++
 		fmt.Fprintf(st.stderr, "%s:%d: %v\n", label, n, err)
 		return nil
+	}
+	if a, ok := st.p.(*logformat.Auto); ok && a.Chosen() != st.chosen {
+		st.chosen = a.Chosen()
+		fmt.Fprintf(st.stderr, "%s:%d: auto chose %s\n", label, n, st.chosen)
 	}
 	st.parsed++
 	st.buf = st.e.AppendJSON(st.buf[:0])

@@ -154,13 +154,18 @@ func (a *Auto) Format() *Format {
 	return a.cands[a.cur]
 }
 
-// Parse implements Parser.
+// Parse implements Parser. When no preset fits, the error is the one of the
+// preset locked onto, or before any lock the one that got furthest into the
+// line.
 func (a *Auto) Parse(line []byte, e *Entry) error {
-	var first error
+	var best error
+	bestPos := -1
 	if a.cur >= 0 {
-		if first = a.cands[a.cur].Parse(line, e); first == nil {
+		err := a.cands[a.cur].Parse(line, e)
+		if err == nil {
 			return nil
 		}
+		best, bestPos = err, len(line)+1
 	}
 	for i, f := range a.cands {
 		if i == a.cur {
@@ -171,14 +176,18 @@ func (a *Auto) Parse(line []byte, e *Entry) error {
 			a.cur = i
 			return nil
 		}
-		if first == nil {
-			first = err
+		pos := 0
+		if pe, ok := err.(*ParseError); ok {
+			pos = pe.Pos
+		}
+		if pos > bestPos {
+			best, bestPos = fmt.Errorf("as %s: %w", a.names[i], err), pos
 		}
 	}
 	if a.cur < 0 {
-		return fmt.Errorf("no preset fits (as %s: %w)", a.names[0], first)
+		return fmt.Errorf("no preset fits (%w)", best)
 	}
-	return fmt.Errorf("as %s: %w", a.names[a.cur], first)
+	return fmt.Errorf("as %s: %w", a.names[a.cur], best)
 }
 
 // Resolve turns a --log-format value into a Parser and a display name:

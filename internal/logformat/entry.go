@@ -22,7 +22,8 @@ type Entry struct {
 	RemoteAddr []byte // $remote_addr (or the first X-Forwarded-For hop, when asked)
 	RemoteUser []byte // $remote_user
 
-	// Request is the whole "$request" text as logged. When it is well formed
+	// Request is the whole "$request" text as logged (escapes decoded, like
+	// every string field). When it is well formed
 	// (METHOD SP URI SP PROTOCOL) the parts below are set; when it is garbage
 	// (empty, TLS bytes, no method) only Request is set.
 	Request  []byte
