@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS {{clean}} (
   source_host             VARCHAR(255)      NOT NULL DEFAULT '',
   source_path             VARCHAR(1024)     NOT NULL DEFAULT '',
   received_at             DATETIME(6)       NOT NULL,
+  stored_at               DATETIME(6)       NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   ts                      DATETIME(3)       NULL,
   `year`                  SMALLINT          AS (YEAR(ts)) VIRTUAL,
   `month`                 TINYINT           AS (MONTH(ts)) VIRTUAL,

@@ -1,0 +1,39 @@
+# Datastream: the two commands a new machine needs are `make demo` and `make test`.
+GO        ?= go
+BIN       := bin/datastream
+DEMO_LOG  := demo/access.log
+DEMO_LINES ?= 20000
+
+.PHONY: all build services demo test test-short test-faults bench vet fmt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/datastream
+
+services:
+	@bash scripts/services.sh
+
+# Runs the whole pipeline on a generated, realistic access log and shows the result.
+demo: services build
+	@mkdir -p demo
+	$(BIN) gen --lines $(DEMO_LINES) --seed 42 --out $(DEMO_LOG)
+	$(BIN) run --once --log $(DEMO_LOG) --show 3
+
+# Unit, integration (real RabbitMQ and MariaDB) and fault tests, with the race detector.
+test: services
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-short: services
+	$(GO) test -short -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd internal)" || { gofmt -l cmd internal; exit 1; }
+
+fmt:
+	gofmt -w cmd internal
+
+clean:
+	rm -rf bin demo
