@@ -1,6 +1,8 @@
 package logformat
 
 import (
+	"bytes"
+	"os"
 	"testing"
 
 	"github.com/satyrius/gonx"
@@ -68,4 +70,68 @@ func BenchmarkGonxCombined(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// sharedLines loads the elastic combined log when the shared data sits beside
+// the repository, for a benchmark on real traffic.
+func sharedLines(b *testing.B) [][]byte {
+	data, err := os.ReadFile(sharedDir + "elastic-examples_nginx_logs")
+	if err != nil {
+		b.Skipf("shared data not available: %v", err)
+	}
+	return bytes.Split(bytes.TrimSuffix(data, []byte{'\n'}), []byte{'\n'})
+}
+
+func avgLen(lines [][]byte) int64 {
+	n := 0
+	for _, l := range lines {
+		n += len(l)
+	}
+	return int64(n / len(lines))
+}
+
+func BenchmarkElasticCombined(b *testing.B) {
+	lines := sharedLines(b)
+	f, _ := Preset("combined")
+	var e Entry
+	b.ReportAllocs()
+	b.SetBytes(avgLen(lines))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := f.Parse(lines[i%len(lines)], &e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+func BenchmarkElasticGonx(b *testing.B) {
+	lines := sharedLines(b)
+	strs := make([]string, len(lines))
+	for i, l := range lines {
+		strs[i] = string(l)
+	}
+	p := gonx.NewParser(Presets["combined"])
+	b.ReportAllocs()
+	b.SetBytes(avgLen(lines))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := p.ParseString(strs[i%len(strs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+func BenchmarkAppendJSON(b *testing.B) {
+	f, _ := Preset("combined")
+	var e Entry
+	if err := f.Parse(benchLines[2], &e); err != nil {
+		b.Fatal(err)
+	}
+	var buf []byte
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf = e.AppendJSON(buf[:0])
+	}
 }
