@@ -1,0 +1,114 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/datastream/datastream/internal/broker"
+	"github.com/datastream/datastream/internal/record"
+	"github.com/datastream/datastream/internal/testenv"
+)
+
+// rejectOdd stores everything but rejects every message whose line ends in
+// an odd digit.
+type rejectOdd struct {
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (h *rejectOdd) Handle(_ context.Context, batch []amqp.Delivery) ([]broker.Reject, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var rejects []broker.Reject
+	for i, d := range batch {
+		h.seen[d.MessageId]++
+		if b := d.Body[len(d.Body)-1]; (b-'0')%2 == 1 {
+			rejects = append(rejects, broker.Reject{Index: i, Reason: "odd"})
+		}
+	}
+	return rejects, nil
+}
+
+func TestPublishConsumeDeadLetter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	for _, qt := range []string{"classic", "quorum"} {
+		t.Run(qt, func(t *testing.T) {
+			t.Parallel()
+			env := testenv.New(t)
+			topo := env.Topology(qt)
+			const n = 3000
+			var confirmed atomic.Int64
+			pub := broker.NewPublisher(broker.PublisherConfig{
+				Dialer: env.Dialer(), Topology: topo, Window: 256,
+				OnConfirm: func(any) { confirmed.Add(1) },
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			for i := range n {
+				l := record.Line{ID: record.NewID([8]byte{7}, int64(i)), ReceivedAt: time.Now(), Data: fmt.Appendf(nil, "line %d", i)}
+				if err := pub.Publish(ctx, broker.EncodeLine(&l), i); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := pub.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if confirmed.Load() != n {
+				t.Fatalf("confirmed %d of %d", confirmed.Load(), n)
+			}
+
+			h := &rejectOdd{seen: map[string]int{}}
+			var stored, rejected atomic.Int64
+			cctx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() {
+				done <- broker.Consume(cctx, broker.ConsumerConfig{
+					Dialer: env.Dialer(), Topology: topo, Queue: env.LakeQueue, Prefetch: 500, BatchSize: 100,
+					OnBatch: func(s, r int) { stored.Add(int64(s)); rejected.Add(int64(r)) },
+				}, h)
+			}()
+			deadline := time.Now().Add(30 * time.Second)
+			for stored.Load()+rejected.Load() < n && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			stop()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if stored.Load() != n/2 || rejected.Load() != n/2 {
+				t.Fatalf("stored %d rejected %d, want %d each", stored.Load(), rejected.Load(), n/2)
+			}
+			if d := env.QueueDepth(t, env.LakeQueue); d != 0 {
+				t.Fatalf("%d messages left unacked in the queue", d)
+			}
+			if d := env.QueueDepth(t, env.CleanQueue); d != n {
+				t.Fatalf("the other queue holds %d, want %d (fan-out)", d, n)
+			}
+			// The dead letter carries the reason.
+			conn, err := env.Dialer().Dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			ch, _ := conn.Channel()
+			m, ok, err := ch.Get(broker.DeadLetterQueue(env.LakeQueue), true)
+			if err != nil || !ok {
+				t.Fatalf("no dead letter: %v", err)
+			}
+			if m.Headers[broker.HeaderReason] != "odd" || m.Headers[broker.HeaderQueue] != env.LakeQueue {
+				t.Fatalf("dead letter headers: %v", m.Headers)
+			}
+			if d := env.QueueDepth(t, broker.DeadLetterQueue(env.LakeQueue)); d != n/2-1 {
+				t.Fatalf("dead-letter queue holds %d, want %d", d, n/2-1)
+			}
+		})
+	}
+}
