@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/datastream/datastream/internal/broker"
+	"github.com/datastream/datastream/internal/testenv"
+)
+
+// The end-to-end tests run the real binary against the real RabbitMQ and
+// MariaDB, each test under its own exchange, queues and database.
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// binary builds datastream once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "datastream-e2e")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "datastream")
+		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// hostileLines are the lines every pipeline must carry intact.
+func hostileLines() [][]byte {
+	long := `10.0.0.9 - - [27/Nov/2026:06:00:00 +0100] "GET /big?` + strings.Repeat("a", 64*1024) + ` HTTP/1.1" 200 12 "-" "long/1.0"`
+	return [][]byte{
+		[]byte(`203.0.113.7 - - [27/Nov/2026:06:00:01 +0000] "GET /index.html HTTP/1.1" 200 512 "https://example.com/" "Mozilla/5.0"`),
+		{}, // blank line
+		[]byte("203.0.113.8 - - [27/Nov/2026:06:00:02 +0000] \"GET /caf\xc3\xa9\xff\xfe HTTP/1.1\" 404 0 \"-\" \"bad\xffutf8\""),
+		[]byte(long),
+		[]byte(`198.51.100.1 - - [27/Nov/2026:06:00:03 -0500] "GET /search?q=<script>alert(1)</script>&id=1' OR '1'='1;DROP TABLE raw_log;-- HTTP/1.1" 200 99 "-" "sqlmap/1.7"`),
+		[]byte(`198.51.100.2 - - [27/Nov/2026:06:00:04 +0000] "" 400 0 "-" "-"`),
+		[]byte(`198.51.100.3 - - [27/Nov/2026:06:00:05 +0000] "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" 400 157 "-" "-"`),
+		[]byte("complete garbage that fits no access-log format \x00\x01"),
+		[]byte(`198.51.100.4 - - [27/Nov/2026:06:00:06 +0000] "GET /dup HTTP/1.1" 200 1 "-" "same"`),
+		[]byte(`198.51.100.4 - - [27/Nov/2026:06:00:06 +0000] "GET /dup HTTP/1.1" 200 1 "-" "same"`),
+	}
+}
+
+func writeLog(t *testing.T, lines [][]byte, normal int) (string, [][]byte) {
+	t.Helper()
+	all := append([][]byte{}, lines...)
+	for i := range normal {
+		all = append(all, fmt.Appendf(nil, `192.0.2.%d - user%d [27/Nov/2026:07:%02d:%02d +0000] "GET /page/%d?x=%d HTTP/1.1" %d %d "-" "agent/%d"`,
+			i%250, i%7, (i/60)%60, i%60, i, i*7, []int{200, 200, 304, 404, 500}[i%5], i*13, i%11))
+	}
+	var buf bytes.Buffer
+	for _, l := range all {
+		buf.Write(l)
+		buf.WriteByte('\n')
+	}
+	path := filepath.Join(t.TempDir(), "access.log")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, all
+}
+
+func runCmd(t *testing.T, ctx context.Context, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, binary(t), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("datastream %s: %v\nstdout:\n%s\nstderr:\n%s", args[0], err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// checkTables asserts raw_log holds exactly want (bytes, once each, in file
+// order), that clean rows plus the rejected lines add up to len(want), and
+// that the dead-letter queue holds dlqDepth messages (each run of the same
+// file dead-letters its rejected lines again).
+func checkTables(t *testing.T, env *testenv.Env, want [][]byte, rejected, dlqDepth int) {
+	t.Helper()
+	st := env.Store(t)
+	rows, err := st.DB.Query("SELECT line FROM raw_log ORDER BY file_offset")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, b)
+	}
+	rows.Close()
+	if len(got) != len(want) {
+		t.Fatalf("raw_log has %d rows, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("raw row %d differs:\n got %q\nwant %q", i, trunc(got[i]), trunc(want[i]))
+		}
+	}
+	var clean int
+	if err := st.DB.QueryRow("SELECT COUNT(*) FROM clean_log").Scan(&clean); err != nil {
+		t.Fatal(err)
+	}
+	if clean+rejected != len(want) {
+		t.Fatalf("clean rows %d + rejected %d != %d lines", clean, rejected, len(want))
+	}
+	if dlq := env.QueueDepth(t, broker.DeadLetterQueue(env.CleanQueue)); dlq != dlqDepth {
+		t.Fatalf("dead-letter queue holds %d messages, want %d", dlq, dlqDepth)
+	}
+}
+
+func trunc(b []byte) []byte {
+	if len(b) > 200 {
+		return append(b[:200:200], "..."...)
+	}
+	return b
+}
+
+func TestRunOnceStoresEveryLineExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	t.Parallel()
+	env := testenv.New(t)
+	path, want := writeLog(t, hostileLines(), 2000)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	args := append([]string{"run", "--once", "--log", path}, env.Args()...)
+	out := runCmd(t, ctx, args...)
+	if !strings.Contains(out, fmt.Sprintf("lines read %d, raw rows %d, clean rows %d, rejected 2", len(want), len(want), len(want)-2)) {
+		t.Fatalf("unexpected summary: %s", out)
+	}
+	// Blank line and garbage line do not fit combined; everything else does,
+	// including the empty request and TLS bytes.
+	checkTables(t, env, want, 2, 2)
+
+	// The same file again: same ids, no new rows.
+	out = runCmd(t, ctx, args...)
+	if !strings.Contains(out, fmt.Sprintf("raw rows %d, clean rows %d", len(want), len(want)-2)) {
+		t.Fatalf("second run changed the tables: %s", out)
+	}
+	checkTables(t, env, want, 2, 4) // the two unparseable lines are dead-lettered again
+
+	st := env.Store(t)
+	var method, path2, query, ua, status sqlNull
+	if err := st.DB.QueryRow(`SELECT method, path, query, user_agent, status_text FROM clean_log WHERE user_agent = 'sqlmap/1.7'`).Scan(&method, &path2, &query, &ua, &status); err != nil {
+		t.Fatal(err)
+	}
+	if method.String != "GET" || path2.String != "/search" || !strings.Contains(query.String, "DROP TABLE raw_log") || status.String != "OK" {
+		t.Fatalf("hostile URL row: %+v %+v %+v %+v", method, path2, query, status)
+	}
+	var req, m sqlNull
+	if err := st.DB.QueryRow(`SELECT request, method FROM clean_log WHERE remote_addr = '198.51.100.3'`).Scan(&req, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Valid || !strings.HasPrefix(req.String, "\x16\x03\x01") {
+		t.Fatalf("TLS garbage request should be kept as text without a method: %q %v", req.String, m)
+	}
+	var ts string
+	if err := st.DB.QueryRow(`SELECT DATE_FORMAT(ts, '%Y-%m-%d %H:%i:%s') FROM clean_log WHERE remote_addr = '198.51.100.1'`).Scan(&ts); err != nil {
+		t.Fatal(err)
+	}
+	if ts != "2026-11-27 11:00:03" {
+		t.Fatalf("time not converted to UTC: %s", ts)
+	}
+}
+
+type sqlNull struct {
+	String string
+	Valid  bool
+}
+
+func (n *sqlNull) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		n.Valid = false
+	case []byte:
+		n.String, n.Valid = string(x), true
+	case string:
+		n.String, n.Valid = x, true
+	default:
+		n.String, n.Valid = fmt.Sprint(x), true
+	}
+	return nil
+}
+
+// TestConsumerSIGTERMMidStream stops a consumer with SIGTERM while it is
+// busy, starts it again, and checks that no line is lost or doubled.
+func TestConsumerSIGTERMMidStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	t.Parallel()
+	env := testenv.New(t)
+	path, want := writeLog(t, hostileLines(), 30000)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	runCmd(t, ctx, append([]string{"setup"}, env.Args()...)...)
+
+	start := func(name string, extra ...string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, binary(t), append(append([]string{name}, env.Args()...), extra...)...)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("%s stderr:\n%s", name, errb.String())
+			}
+		})
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	producer := start("logs-producer", "--log", path, "--follow=false", "--state-dir", t.TempDir())
+	lake := start("data-lake-consumer", "--batch-size", "200")
+	clean := start("data-clean-consumer", "--batch-size", "200")
+
+	st := env.Store(t)
+	count := func(table string) int {
+		var n int
+		if err := st.DB.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	waitFor := func(what string, cond func() bool) {
+		deadline := time.Now().Add(2 * time.Minute)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// Stop both consumers mid-stream.
+	waitFor("some raw rows", func() bool { return count("raw_log") > 500 })
+	for _, c := range []*exec.Cmd{lake, clean} {
+		if err := c.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, c := range map[string]*exec.Cmd{"lake": lake, "clean": clean} {
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%s consumer exited with %v after SIGTERM", name, err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%s consumer did not exit within 15 s of SIGTERM", name)
+		}
+	}
+	mid := count("raw_log")
+	if mid >= len(want) {
+		t.Logf("consumer had finished before SIGTERM (%d rows); the restart still must not double rows", mid)
+	}
+	lake = start("data-lake-consumer")
+	clean = start("data-clean-consumer")
+	if err := producer.Wait(); err != nil {
+		t.Fatalf("producer: %v", err)
+	}
+	dlq := broker.DeadLetterQueue(env.CleanQueue)
+	waitFor("every line in both tables", func() bool {
+		return count("raw_log") == len(want) && count("clean_log")+env.QueueDepth(t, dlq) == len(want)
+	})
+	for _, c := range []*exec.Cmd{lake, clean} {
+		_ = c.Process.Signal(syscall.SIGTERM)
+		_ = c.Wait()
+	}
+	checkTables(t, env, want, 2, 2)
+}
