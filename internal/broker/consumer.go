@@ -28,6 +28,18 @@ type Handler interface {
 	Handle(ctx context.Context, batch []amqp.Delivery) (rejects []Reject, err error)
 }
 
+// DeadLetterLog is implemented by a Handler that remembers which lines it
+// dead-lettered. A line delivered again (the producer resent it after a
+// restart, or a consumer died before its ack) would otherwise land in the
+// dead-letter queue once per delivery. Only a crash between the broker's
+// confirm of a dead letter and Sent can still repeat one.
+type DeadLetterLog interface {
+	// Unsent returns the rejects of batch that were not dead-lettered before.
+	Unsent(ctx context.Context, batch []amqp.Delivery, rejects []Reject) ([]Reject, error)
+	// Sent records that rejects are confirmed in the dead-letter queue.
+	Sent(ctx context.Context, batch []amqp.Delivery, rejects []Reject) error
+}
+
 // ConsumerConfig configures Consume.
 type ConsumerConfig struct {
 	Dialer   Dialer
@@ -174,17 +186,27 @@ func flush(ctx context.Context, cfg ConsumerConfig, h Handler, dl *deadLetterer,
 	var bo Backoff
 	for {
 		rejects, err := h.Handle(hctx, batch)
+		nrej := len(rejects)
+		dll, logged := h.(DeadLetterLog)
+		if err == nil && logged && len(rejects) > 0 {
+			rejects, err = dll.Unsent(hctx, batch, rejects)
+		}
 		if err == nil {
 			for _, r := range rejects {
 				if err := dl.send(hctx, &batch[r.Index], r.Line, r.Reason); err != nil {
 					return err
 				}
 			}
+			if logged && len(rejects) > 0 {
+				err = dll.Sent(hctx, batch, rejects)
+			}
+		}
+		if err == nil {
 			if err := ch.Ack(batch[len(batch)-1].DeliveryTag, true); err != nil {
 				return fmt.Errorf("ack: %w", err)
 			}
 			if cfg.OnBatch != nil {
-				cfg.OnBatch(len(batch)-len(rejects), len(rejects))
+				cfg.OnBatch(len(batch)-nrej, nrej)
 			}
 			return nil
 		}

@@ -83,6 +83,14 @@ func (h *Lake) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.Reje
 	return rejects, nil
 }
 
+// DeadLetterStore remembers which lines were dead-lettered. When the Store
+// of a Clean handler implements it, a line delivered twice is dead-lettered
+// once (see broker.DeadLetterLog).
+type DeadLetterStore interface {
+	DeadLettered(ctx context.Context, ids []record.ID) (map[record.ID]bool, error)
+	RecordDeadLetters(ctx context.Context, ids []record.ID) error
+}
+
 // Clean is the data-clean consumer's handler: parse, build the typed row,
 // store. A line that does not fit the format is dead-lettered with the
 // parser's reason; a line that fits always makes a row.
@@ -122,6 +130,59 @@ func (h *Clean) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.Rej
 	rejects = appendRejects(rejects, rowItems, bad)
 	notify(h.Observe, rowItems, bad, unparsed)
 	return rejects, nil
+}
+
+var _ broker.DeadLetterLog = (*Clean)(nil)
+
+// rejectID is the line id a reject is remembered by; ok is false for a
+// message without a Datastream id, which is always dead-lettered.
+func rejectID(batch []amqp.Delivery, r broker.Reject) (record.ID, bool) {
+	if r.Line != nil {
+		return r.Line.ID, true
+	}
+	id, err := record.ParseID(batch[r.Index].MessageId)
+	return id, err == nil
+}
+
+// Unsent implements broker.DeadLetterLog: it drops the rejects whose line is
+// already in the dead-letter queue.
+func (h *Clean) Unsent(ctx context.Context, batch []amqp.Delivery, rejects []broker.Reject) ([]broker.Reject, error) {
+	dls, ok := h.Store.(DeadLetterStore)
+	if !ok {
+		return rejects, nil
+	}
+	ids := make([]record.ID, 0, len(rejects))
+	for _, r := range rejects {
+		if id, ok := rejectID(batch, r); ok {
+			ids = append(ids, id)
+		}
+	}
+	sent, err := dls.DeadLettered(ctx, ids)
+	if err != nil || len(sent) == 0 {
+		return rejects, err
+	}
+	out := rejects[:0:0]
+	for _, r := range rejects {
+		if id, ok := rejectID(batch, r); !ok || !sent[id] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Sent implements broker.DeadLetterLog.
+func (h *Clean) Sent(ctx context.Context, batch []amqp.Delivery, rejects []broker.Reject) error {
+	dls, ok := h.Store.(DeadLetterStore)
+	if !ok {
+		return nil
+	}
+	ids := make([]record.ID, 0, len(rejects))
+	for _, r := range rejects {
+		if id, ok := rejectID(batch, r); ok {
+			ids = append(ids, id)
+		}
+	}
+	return dls.RecordDeadLetters(ctx, ids)
 }
 
 func appendRejects(rejects []broker.Reject, items []decoded, bad map[int]string) []broker.Reject {

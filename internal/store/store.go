@@ -196,7 +196,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean).Replace(string(body))
+		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable()).Replace(string(body))
 		for _, stmt := range splitStatements(text) {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("migration %s: %w", base, err)
@@ -246,7 +246,7 @@ func (s *Store) Count(ctx context.Context) (raw, clean int64, err error) {
 
 // DropTables removes this store's tables (tests and benchmarks).
 func (s *Store) DropTables(ctx context.Context) error {
-	for _, t := range []string{s.raw, s.clean} {
+	for _, t := range []string{s.raw, s.clean, s.deadTable()} {
 		if _, err := s.DB.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
 			return err
 		}

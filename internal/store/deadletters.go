@@ -1,0 +1,65 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/datastream/datastream/internal/record"
+)
+
+// deadTable is the quoted name of the table of dead-lettered line ids: the
+// clean table's name with _dead_letters.
+func (s *Store) deadTable() string { return QuoteIdent(s.cleanName + "_dead_letters") }
+
+// DeadLettered returns which of ids were recorded by RecordDeadLetters.
+func (s *Store) DeadLettered(ctx context.Context, ids []record.ID) (map[record.ID]bool, error) {
+	out := map[record.ID]bool{}
+	for len(ids) > 0 {
+		n := min(len(ids), 1000)
+		args := make([]any, n)
+		for i := range n {
+			args[i] = ids[i][:]
+		}
+		rows, err := s.DB.QueryContext(ctx, "SELECT id FROM "+s.deadTable()+" WHERE id IN ("+strings.TrimSuffix(strings.Repeat("?,", n), ",")+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("read dead letters: %w", err)
+		}
+		for rows.Next() {
+			var id []byte
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read dead letters: %w", err)
+			}
+			if len(id) == len(record.ID{}) {
+				out[record.ID(id)] = true
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read dead letters: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+// RecordDeadLetters records that the lines ids are in the dead-letter queue.
+func (s *Store) RecordDeadLetters(ctx context.Context, ids []record.ID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := make([]any, len(ids))
+	sizes := make([]int, len(ids))
+	for i := range ids {
+		args[i] = ids[i][:]
+		sizes[i] = 40
+	}
+	ins := newInserter(s.deadTable(), []string{"id"})
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return ins.exec(ctx, tx, args, sizes, s.maxStmt) }); err != nil {
+		return fmt.Errorf("record %d dead letters: %w", len(ids), err)
+	}
+	return nil
+}
