@@ -1,0 +1,685 @@
+package faults
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/datastream/datastream/internal/broker"
+	"github.com/datastream/datastream/internal/logformat"
+	"github.com/datastream/datastream/internal/record"
+	"github.com/datastream/datastream/internal/store"
+	"github.com/datastream/datastream/internal/testenv"
+)
+
+// ---------------------------------------------------------------- lines
+
+// lineGen makes access-log lines: mostly combined-format requests, some that
+// fit no format (they must be dead-lettered) and some exact repeats of a
+// recent line (identical bytes at another offset are another line).
+type lineGen struct {
+	r      *rand.Rand
+	n      int
+	recent [][]byte
+}
+
+func newLineGen(seed uint64) *lineGen {
+	return &lineGen{r: rand.New(rand.NewPCG(seed, 0x5eed))}
+}
+
+var (
+	genPaths = []string{"/", "/index.html", "/api/v1/items", "/search", "/static/app.js", "/img/logo.png", "/login", "/caf\xc3\xa9"}
+	genUAs   = []string{"Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", "curl/8.5.0", "Googlebot/2.1 (+http://www.google.com/bot.html)", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)", "-"}
+	genRefs  = []string{"-", "https://example.com/", "https://www.google.com/search?q=datastream", "http://localhost/a?b=c&d=e"}
+	genJunk  = []string{"", "complete garbage that fits no access-log format", "\x00\x01\x02 binary junk \xff", "GET / HTTP/1.1", "2026/01/01 12:00:00 [error] 123#0: *1 open() failed"}
+)
+
+func (g *lineGen) next() []byte {
+	g.n++
+	x := g.r.IntN(100)
+	var l []byte
+	switch {
+	case x < 4 && len(g.recent) > 0:
+		l = bytes.Clone(g.recent[g.r.IntN(len(g.recent))])
+	case x < 9:
+		l = []byte(genJunk[g.r.IntN(len(genJunk))])
+		if g.r.IntN(2) == 0 {
+			l = fmt.Appendf(l, " #%d", g.n)
+		}
+	default:
+		now := time.Now()
+		l = fmt.Appendf(nil, `192.0.2.%d - %s [%s] "%s %s?n=%d HTTP/1.1" %d %d "%s" "%s"`,
+			g.r.IntN(255), []string{"-", "alice", "bob@example.com"}[g.r.IntN(3)],
+			now.Format("02/Jan/2006:15:04:05 -0700"),
+			[]string{"GET", "GET", "POST", "HEAD"}[g.r.IntN(4)], genPaths[g.r.IntN(len(genPaths))], g.n,
+			[]int{200, 200, 200, 304, 404, 500}[g.r.IntN(6)], g.r.IntN(50000),
+			genRefs[g.r.IntN(len(genRefs))], genUAs[g.r.IntN(len(genUAs))])
+	}
+	if len(g.recent) < 16 {
+		g.recent = append(g.recent, l)
+	} else {
+		g.recent[g.r.IntN(16)] = l
+	}
+	return l
+}
+
+// ---------------------------------------------------------------- writer
+
+// logWriter appends lines to a log at a steady rate, like a web server, and
+// remembers every line it wrote. It opens the log with O_APPEND, as nginx
+// does, so it writes at the end of a truncated file.
+type logWriter struct {
+	t    *testing.T
+	path string
+	rate int
+
+	mu    sync.Mutex
+	f     *os.File
+	lines [][]byte
+	gen   *lineGen
+	err   error
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+func openAppend(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+}
+
+// startWriter writes rate lines a second to path until Stop.
+func startWriter(t *testing.T, path string, rate int, seed uint64) *logWriter {
+	t.Helper()
+	f, err := openAppend(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &logWriter{t: t, path: path, rate: rate, f: f, gen: newLineGen(seed), stop: make(chan struct{}), done: make(chan struct{})}
+	go w.loop()
+	t.Cleanup(func() { w.Stop() })
+	return w
+}
+
+func (w *logWriter) loop() {
+	defer close(w.done)
+	const tick = 10 * time.Millisecond
+	tk := time.NewTicker(tick)
+	defer tk.Stop()
+	start := time.Now()
+	var buf []byte
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-tk.C:
+		}
+		want := int(time.Since(start).Seconds() * float64(w.rate))
+		w.mu.Lock()
+		buf = buf[:0]
+		n := 0
+		for len(w.lines)+n < want && n < w.rate {
+			l := w.gen.next()
+			buf = append(append(buf, l...), '\n')
+			w.lines = append(w.lines, l)
+			n++
+		}
+		if n > 0 && w.err == nil {
+			if _, err := w.f.Write(buf); err != nil {
+				w.err = err
+			}
+		}
+		w.mu.Unlock()
+	}
+}
+
+// Stop stops writing; it is idempotent.
+func (w *logWriter) Stop() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
+	if w.err != nil {
+		w.t.Errorf("writer: %v", w.err)
+		w.err = nil
+	}
+}
+
+// Written is the number of lines written so far.
+func (w *logWriter) Written() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.lines)
+}
+
+// Lines are the lines written so far.
+func (w *logWriter) Lines() [][]byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([][]byte(nil), w.lines...)
+}
+
+// rotateRename does what logrotate does without copytruncate: rename the
+// log, then the server keeps writing to the renamed file until it is told to
+// reopen (nginx -s reopen) linger later, when it creates a new log.
+func (w *logWriter) rotateRename(to string, linger time.Duration) error {
+	w.mu.Lock()
+	err := os.Rename(w.path, to)
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	time.Sleep(linger) // the writer goes on writing to the renamed file
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f != nil {
+		w.f.Close()
+	}
+	w.f, err = openAppend(w.path)
+	return err
+}
+
+// copyTruncate does what logrotate's copytruncate does: copy the log, then
+// truncate it in place; the server keeps its file descriptor. The writer is
+// paused from pause before the copy until the truncate, the window in which
+// a line written would be in neither file if the reader had not read it.
+func (w *logWriter) copyTruncate(to string, pause time.Duration) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	time.Sleep(pause)
+	data, err := os.ReadFile(w.path)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		return err
+	}
+	return os.Truncate(w.path, 0)
+}
+
+// ---------------------------------------------------------------- processes
+
+// proc is one datastream process.
+type proc struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+}
+
+func (p *proc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill9 kills the process with SIGKILL and reaps it.
+func (p *proc) kill9() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// term sends SIGTERM and waits up to within for the exit; it returns the exit
+// code and how long the process took.
+func (p *proc) term(within time.Duration) (code int, took time.Duration, err error) {
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return -1, 0, err
+	}
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode(), time.Since(start), nil
+	case <-time.After(within):
+		p.kill9()
+		return -1, time.Since(start), fmt.Errorf("%s did not exit within %s of SIGTERM", p.name, within)
+	}
+}
+
+func (p *proc) log() string {
+	b, _ := os.ReadFile(p.logPath)
+	return string(b)
+}
+
+// ---------------------------------------------------------------- harness
+
+// harness is one scenario: its own exchange, queues and database, a log in a
+// temp dir, proxies in front of RabbitMQ and MariaDB, and the three
+// components as processes of the real binary.
+type harness struct {
+	t       *testing.T
+	env     *testenv.Env
+	st      *store.Store
+	dir     string
+	logPath string // the log the writer writes
+	logArg  string // --log of the producer: logPath or a glob
+	rabbit  *testenv.Proxy
+	mysql   *testenv.Proxy
+	extra   map[string][]string // more flags per role
+
+	mu    sync.Mutex
+	procs map[string]*proc
+	all   []*proc
+	runs  int
+}
+
+const (
+	producer = "logs-producer"
+	lake     = "data-lake-consumer"
+	cleaner  = "data-clean-consumer"
+)
+
+var roles = []string{producer, lake, cleaner}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	needServices(t)
+	env := testenv.New(t)
+	h := &harness{t: t, env: env, dir: t.TempDir(), procs: map[string]*proc{}, extra: map[string][]string{}}
+	h.logPath = filepath.Join(h.dir, "access.log")
+	h.logArg = h.logPath
+	h.st = env.Store(t)
+	h.rabbit = testenv.NewProxy(t, env.AMQPAddr())
+	h.mysql = testenv.NewProxy(t, env.MySQLAddr())
+	// Runs before the proxies close and the env is removed (cleanups are LIFO).
+	t.Cleanup(func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, p := range h.all {
+			if p.running() {
+				p.kill9()
+			}
+		}
+		if t.Failed() {
+			for _, p := range h.all {
+				t.Logf("---- %s (%s), last lines:\n%s", p.name, filepath.Base(p.logPath), tailLines(p.log(), 25))
+			}
+		}
+	})
+	return h
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (h *harness) args(role string) []string {
+	args := append([]string{role}, h.env.ArgsVia(h.rabbit.Addr(), h.mysql.Addr())...)
+	args = append(args, "--shutdown-grace", "5s", "--log-level", "info")
+	switch role {
+	case producer:
+		args = append(args, "--log", h.logArg, "--state-dir", filepath.Join(h.dir, "state"), "--poll-interval", "100ms")
+	default:
+		// Small batches that linger: a kill almost always finds one in hand.
+		args = append(args, "--batch-size", "100", "--prefetch", "400", "--flush-interval", "50ms")
+	}
+	return append(args, h.extra[role]...)
+}
+
+// start runs one component (replacing the record of an earlier one).
+func (h *harness) start(role string) *proc {
+	h.t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.runs++
+	p := &proc{name: role, logPath: filepath.Join(h.dir, fmt.Sprintf("%02d-%s.log", h.runs, role)), done: make(chan struct{})}
+	f, err := os.Create(p.logPath)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	p.cmd = exec.Command(bin, h.args(role)...)
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	if err := p.cmd.Start(); err != nil {
+		f.Close()
+		h.t.Fatalf("start %s: %v", role, err)
+	}
+	go func() {
+		_ = p.cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	h.procs[role] = p
+	h.all = append(h.all, p)
+	return p
+}
+
+func (h *harness) startAll() {
+	h.t.Helper()
+	for _, r := range roles {
+		h.start(r)
+	}
+}
+
+func (h *harness) proc(role string) *proc {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.procs[role]
+}
+
+// requireRunning fails if a component exited on its own: every fault must be
+// survived by retrying, not by dying.
+func (h *harness) requireRunning(roles ...string) {
+	h.t.Helper()
+	for _, r := range roles {
+		if p := h.proc(r); p != nil && !p.running() {
+			h.t.Fatalf("%s exited (code %d) during the fault; it should have kept retrying:\n%s", r, p.cmd.ProcessState.ExitCode(), tailLines(p.log(), 20))
+		}
+	}
+}
+
+// counts returns raw_log rows, clean_log rows and the clean DLQ depth.
+func (h *harness) counts() (raw, clean, dlq int, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, c, err := h.st.Count(ctx)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	d, err := h.dlqDepth()
+	return int(r), int(c), d, err
+}
+
+func (h *harness) dlqDepth() (int, error) {
+	conn, err := h.env.Dialer().Dial()
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return 0, err
+	}
+	q, err := ch.QueueDeclarePassive(broker.DeadLetterQueue(h.env.CleanQueue), true, false, false, false, nil)
+	if err != nil {
+		if strings.Contains(err.Error(), "NOT_FOUND") {
+			return 0, nil // not declared yet
+		}
+		return 0, err
+	}
+	return q.Messages, nil
+}
+
+// waitLanded polls until both tables account for at least n lines, and
+// returns how long that took.
+func (h *harness) waitLanded(n int, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	deadline := start.Add(timeout)
+	var raw, clean, dlq int
+	var err error
+	for time.Now().Before(deadline) {
+		raw, clean, dlq, err = h.counts()
+		if err == nil && raw >= n && clean+dlq >= n {
+			return time.Since(start), nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return time.Since(start), fmt.Errorf("after %s: raw %d, clean %d + dlq %d, want %d each (last error: %v)", timeout, raw, clean, dlq, n, err)
+}
+
+// recovery starts timing a recovery now: it returns a function that reports
+// how long after now the tables held every line written until now.
+func (h *harness) recovery(w *logWriter) func() time.Duration {
+	target := w.Written()
+	ch := make(chan time.Duration, 1)
+	go func() {
+		d, err := h.waitLanded(target, 3*time.Minute)
+		if err != nil {
+			h.t.Errorf("did not recover: %v", err)
+		}
+		ch <- d
+	}()
+	return func() time.Duration { return <-ch }
+}
+
+// settle waits until every one of n lines has landed and the counts have
+// stopped moving (a late duplicate would show), then returns them.
+func (h *harness) settle(n int) {
+	h.t.Helper()
+	if _, err := h.waitLanded(n, 2*time.Minute); err != nil {
+		h.t.Error(err)
+	}
+	var last [3]int
+	stable := time.Now()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && time.Since(stable) < 1500*time.Millisecond {
+		raw, clean, dlq, err := h.counts()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if now := [3]int{raw, clean, dlq}; now != last {
+			last, stable = now, time.Now()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// verify checks that raw_log holds exactly the lines written, each once, and
+// that every line is either a clean_log row (it parses) or one message in
+// the dead-letter queue (it does not); it records the row of the table.
+func (h *harness) verify(scenario string, lines [][]byte, recover time.Duration, note string) result {
+	t := h.t
+	t.Helper()
+	h.settle(len(lines))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res := result{Scenario: scenario, Written: len(lines), Recover: recover, Note: note}
+
+	parser, _, err := logformat.Resolve("combined")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e logformat.Entry
+	parses := func(l []byte) bool { return parser.Parse(l, &e) == nil }
+
+	want := map[string]int{}
+	wantClean := 0
+	for _, l := range lines {
+		want[string(l)]++
+		if parses(l) {
+			wantClean++
+		}
+	}
+
+	// raw_log: the multiset of lines, and where each row came from.
+	rows, err := h.st.DB.QueryContext(ctx, "SELECT id, line FROM "+store.QuoteIdent(h.env.RawTable))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	rawLine := map[record.ID][]byte{}
+	for rows.Next() {
+		var id, line []byte
+		if err := rows.Scan(&id, &line); err != nil {
+			t.Fatal(err)
+		}
+		got[string(line)]++
+		rawLine[record.ID(id)] = line
+		res.Raw++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	for l, n := range want {
+		if g := got[l]; g < n {
+			res.Lost += n - g
+			if res.Lost <= 5 {
+				t.Errorf("line written %d times, stored %d: %q", n, g, trunc(l))
+			}
+		}
+	}
+	for l, g := range got {
+		if n := want[l]; g > n {
+			res.Duplicated += g - n
+			if res.Duplicated <= 5 {
+				t.Errorf("line written %d times, stored %d: %q", n, g, trunc(l))
+			}
+		}
+	}
+	var twice int
+	if err := h.st.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT LEFT(id, 8) f, file_offset FROM "+
+		store.QuoteIdent(h.env.RawTable)+" GROUP BY f, file_offset HAVING COUNT(*) > 1) d").Scan(&twice); err != nil {
+		t.Fatal(err)
+	}
+	if twice != 0 {
+		t.Errorf("%d (file, offset) pairs stored more than once", twice)
+	}
+
+	// clean_log: one row per line that parses.
+	crows, err := h.st.DB.QueryContext(ctx, "SELECT id FROM "+store.QuoteIdent(h.env.CleanTable))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanIDs := map[record.ID]bool{}
+	for crows.Next() {
+		var id []byte
+		if err := crows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		rid := record.ID(id)
+		cleanIDs[rid] = true
+		l, ok := rawLine[rid]
+		switch {
+		case !ok:
+			t.Errorf("clean_log row %s has no raw_log row", rid)
+		case !parses(l):
+			t.Errorf("clean_log row %s is of a line that does not parse: %q", rid, trunc(string(l)))
+		}
+	}
+	if err := crows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	crows.Close()
+	res.Clean = len(cleanIDs)
+
+	// The dead-letter queue: one message per line that does not parse.
+	dlqIDs, depth := h.deadLetters()
+	res.DLQ = depth
+	seen := map[string]int{}
+	for _, id := range dlqIDs {
+		seen[id]++
+	}
+	dlqDup := 0
+	for id, n := range seen {
+		rid, err := record.ParseID(id)
+		if err != nil {
+			t.Errorf("dead letter with message id %q", id)
+			continue
+		}
+		if n > 1 {
+			dlqDup += n - 1
+		}
+		if cleanIDs[rid] {
+			t.Errorf("line %s is both in clean_log and dead-lettered", id)
+		}
+		if l, ok := rawLine[rid]; !ok {
+			t.Errorf("dead letter %s has no raw_log row", id)
+		} else if parses(l) {
+			t.Errorf("dead letter %s is of a line that parses: %q", id, trunc(string(l)))
+		}
+	}
+
+	t.Logf("%s: written %d, raw %d, clean %d + dlq %d (want %d + %d), lost %d, duplicated %d, dead letters twice %d, recovered in %s",
+		scenario, len(lines), res.Raw, res.Clean, res.DLQ, wantClean, len(lines)-wantClean, res.Lost, res.Duplicated, dlqDup, fmtRecover(recover))
+	if res.Raw != len(lines) {
+		t.Errorf("raw_log has %d rows, %d lines were written", res.Raw, len(lines))
+	}
+	if res.Clean != wantClean {
+		t.Errorf("clean_log has %d rows, %d of the lines written parse", res.Clean, wantClean)
+	}
+	if res.DLQ != len(lines)-wantClean || dlqDup != 0 {
+		t.Errorf("dead-letter queue holds %d messages (%d of them repeats), %d lines do not parse", res.DLQ, dlqDup, len(lines)-wantClean)
+	}
+	if res.Clean+res.DLQ != len(lines) {
+		t.Errorf("clean rows + dead letters = %d, lines written = %d", res.Clean+res.DLQ, len(lines))
+	}
+	res.Duplicated += dlqDup
+	addResult(res)
+	return res
+}
+
+// deadLetters reads the message ids in the clean DLQ without taking them
+// (they go back when the channel closes) and returns them with the depth.
+func (h *harness) deadLetters() ([]string, int) {
+	t := h.t
+	t.Helper()
+	conn, err := h.env.Dialer().Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := broker.DeadLetterQueue(h.env.CleanQueue)
+	info, err := ch.QueueDeclarePassive(q, true, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for {
+		d, ok, err := ch.Get(q, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		ids = append(ids, d.MessageId)
+	}
+	if err := ch.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		t.Logf("close DLQ channel: %v", err)
+	}
+	return ids, info.Messages
+}
+
+func trunc(s string) string {
+	if len(s) > 120 {
+		return s[:120] + "…"
+	}
+	return s
+}
+
+// waitFor polls cond every 50ms until it holds or timeout passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// flowing waits until the pipeline has stored at least n rows of both kinds.
+func (h *harness) flowing(n int) {
+	h.t.Helper()
+	if _, err := h.waitLanded(n, time.Minute); err != nil {
+		h.t.Fatalf("pipeline not flowing: %v", err)
+	}
+}

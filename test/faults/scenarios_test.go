@@ -1,0 +1,195 @@
+package faults
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/datastream/datastream/internal/testenv"
+)
+
+// rate is the writer's steady rate in lines a second.
+const rate = 400
+
+// 1. kill -9 the producer mid-stream, restart it with the same --state-dir:
+// lines published but not yet checkpointed are sent again (and land once),
+// lines not yet read are read.
+func TestKillProducer(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.startAll()
+	w := startWriter(t, h.logPath, rate, 1)
+	var rec time.Duration
+	for i := range 2 {
+		time.Sleep(2 * time.Second)
+		h.flowing(w.Written() / 2)
+		h.proc(producer).kill9()
+		time.Sleep(time.Second) // the log grows while no producer runs
+		h.start(producer)
+		done := h.recovery(w)
+		if i == 1 {
+			rec = done()
+		}
+	}
+	time.Sleep(time.Second)
+	w.Stop()
+	h.verify("1. kill -9 producer (×2), restart", w.Lines(), rec, "")
+}
+
+// 2. kill -9 each consumer mid-batch and restart it: the batch in hand was
+// not acked, RabbitMQ delivers it again, the idempotent insert keeps one row.
+func TestKillConsumers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.startAll()
+	w := startWriter(t, h.logPath, rate, 2)
+	var rec time.Duration
+	for _, role := range []string{lake, cleaner, lake, cleaner} {
+		time.Sleep(time.Second)
+		h.flowing(w.Written() / 2)
+		h.proc(role).kill9()
+		time.Sleep(500 * time.Millisecond)
+		h.start(role)
+		rec = max(rec, h.recovery(w)())
+	}
+	w.Stop()
+	h.verify("2. kill -9 each consumer (×2), restart", w.Lines(), rec, "")
+}
+
+// 3. Cut RabbitMQ for 10 s mid-stream: every connection of the three
+// processes drops, new ones hang (blackhole) until the cut ends.
+func TestRabbitMQOutage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.startAll()
+	w := startWriter(t, h.logPath, rate, 3)
+	h.flowing(rate)
+	h.rabbit.Cut(testenv.Blackhole)
+	time.Sleep(10 * time.Second)
+	h.requireRunning(roles...)
+	h.rabbit.Restore()
+	done := h.recovery(w)
+	rec := done()
+	time.Sleep(time.Second)
+	w.Stop()
+	h.verify("3. RabbitMQ cut 10 s", w.Lines(), rec, "")
+}
+
+// 4. Cut MariaDB for 10 s mid-stream: the consumers keep their batches
+// unacked and retry; nothing is stored, nothing is acked, then they catch up.
+func TestMariaDBOutage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.startAll()
+	w := startWriter(t, h.logPath, rate, 4)
+	h.flowing(rate)
+	h.mysql.Cut(testenv.Refuse)
+	time.Sleep(500 * time.Millisecond) // a commit in flight at the cut settles
+	raw0, clean0, _, err := h.counts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(9500 * time.Millisecond)
+	raw1, clean1, _, err := h.counts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw1 != raw0 || clean1 != clean0 {
+		t.Errorf("rows were stored while MariaDB was cut: raw %d→%d, clean %d→%d", raw0, raw1, clean0, clean1)
+	}
+	// Nothing was acked: what was published during the cut is all in the
+	// queue (ready, or unacked in the consumer's hands).
+	if depth := h.env.QueueDepth(t, h.env.LakeQueue); depth == 0 {
+		t.Errorf("lake queue is empty after 10 s without a database")
+	}
+	h.requireRunning(roles...)
+	for _, r := range []string{lake, cleaner} {
+		if !strings.Contains(h.proc(r).log(), "storing batch failed; will retry") {
+			t.Errorf("%s did not report retrying its batch", r)
+		}
+	}
+	h.mysql.Restore()
+	rec := h.recovery(w)()
+	time.Sleep(time.Second)
+	w.Stop()
+	h.verify("4. MariaDB cut 10 s", w.Lines(), rec, "")
+}
+
+// 5a. Rotate by rename several times while writing fast: mv log log.1
+// (older ones shift up, like logrotate), the writer keeps writing to the
+// renamed file for a moment, then reopens (like nginx -s reopen).
+func TestRotateRename(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.logArg = filepath.Join(h.dir, "access.log*")
+	h.startAll()
+	w := startWriter(t, h.logPath, 4*rate, 5)
+	h.flowing(rate)
+	const rotations = 4
+	for i := range rotations {
+		// Shift access.log.N → access.log.N+1, as logrotate numbers them.
+		for k := i; k >= 1; k-- {
+			if err := renameIfExists(fmt.Sprintf("%s.%d", h.logPath, k), fmt.Sprintf("%s.%d", h.logPath, k+1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.rotateRename(h.logPath+".1", 300*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(700 * time.Millisecond)
+	}
+	w.Stop()
+	rec := h.recovery(w)()
+	h.verify("5a. rotate by rename ×4 (glob access.log*)", w.Lines(), rec, "")
+}
+
+// 5b. Rotate by copytruncate several times while writing fast. logrotate
+// copies then truncates while the server keeps writing; lines written
+// between the reader's last read and the truncate are in the copy only. The
+// writer pauses around cp+truncate (longer than the poll interval), so the
+// reader has read everything and nothing may be lost.
+func TestRotateCopyTruncate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.startAll()
+	w := startWriter(t, h.logPath, 4*rate, 6)
+	h.flowing(rate)
+	for i := range 4 {
+		if err := w.copyTruncate(fmt.Sprintf("%s.%d", h.logPath, i+1), 300*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+	}
+	w.Stop()
+	rec := h.recovery(w)()
+	h.verify("5b. rotate by copytruncate ×4 (path)", w.Lines(), rec, "")
+}
+
+// 6. Restart everything at once: kill -9 all three, start them again.
+func TestKillAll(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.startAll()
+	w := startWriter(t, h.logPath, rate, 7)
+	h.flowing(rate)
+	for _, r := range roles {
+		h.proc(r).kill9()
+	}
+	time.Sleep(time.Second)
+	h.startAll()
+	rec := h.recovery(w)()
+	w.Stop()
+	h.verify("6. kill -9 all three, restart", w.Lines(), rec, "")
+}
+
+func renameIfExists(from, to string) error {
+	err := os.Rename(from, to)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
