@@ -99,7 +99,7 @@ func (h *harness) waitN(n int, timeout time.Duration) []Line {
 		select {
 		case <-h.got:
 		case <-deadline:
-			h.t.Fatalf("got %d lines, want %d", c, n)
+			h.t.Fatalf("got %d lines, want %d\n%s", c, n, dump(h.snapshot()))
 		}
 	}
 }

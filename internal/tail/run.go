@@ -50,14 +50,15 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Line) error {
 	rn := &runner{t: t, out: out, ctx: ctx, gzSeen: map[gzKey]bool{}, watched: map[string]bool{},
 		exited: make(chan struct{}, 1)}
 	var watchDone chan struct{}
-	wake := make(chan struct{}, 1)
+	wake := make(chan struct{}, 1) // names changed: rescan
+	data := make(chan struct{}, 1) // a file was written: wake the readers
 	if t.cfg.Follow {
 		if w, err := fsnotify.NewWatcher(); err != nil {
 			t.log.Warn("tail: fsnotify unavailable, polling only", "err", err)
 		} else {
 			rn.watcher = w
 			watchDone = make(chan struct{})
-			go rn.watch(wake, watchDone)
+			go rn.watch(wake, data, watchDone)
 		}
 	}
 	defer func() {
@@ -93,6 +94,11 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Line) error {
 		case <-flush.C:
 			t.flushIfDirty()
 			continue
+		case <-data:
+			for _, fl := range rn.fls {
+				fl.poke()
+			}
+			continue
 		case <-wake:
 		case <-poll.C:
 		case <-rn.exited:
@@ -107,17 +113,23 @@ type errorString string
 
 func (e errorString) Error() string { return string(e) }
 
-// watch forwards fsnotify activity as a wake-up. It ends when the watcher is closed.
-func (rn *runner) watch(wake chan<- struct{}, done chan<- struct{}) {
+// watch forwards fsnotify activity as wake-ups: wake when names change
+// (a rescan is due), data when a file was written (readers should look).
+// Bursts coalesce. It ends when the watcher is closed.
+func (rn *runner) watch(wake, data chan<- struct{}, done chan<- struct{}) {
 	defer close(done)
 	for {
 		select {
-		case _, ok := <-rn.watcher.Events:
+		case ev, ok := <-rn.watcher.Events:
 			if !ok {
 				return
 			}
+			ch := data
+			if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+				ch = wake
+			}
 			select {
-			case wake <- struct{}{}:
+			case ch <- struct{}{}:
 			default:
 			}
 		case err, ok := <-rn.watcher.Errors:
