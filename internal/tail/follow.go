@@ -72,13 +72,15 @@ func (fl *follower) run(ctx context.Context, out chan<- Line, exited chan<- stru
 		e, start := fl.t.claim(fl.path, fl.dev, fl.ino, fingerprintHash(fp), fi.Size(), fl.lineEndAt)
 		if start > 0 {
 			fl.t.log.Info("tail: resuming", "path", fl.path, "file", e.id, "offset", start)
+		} else {
+			fl.t.log.Debug("tail: reading", "path", fl.path, "file", e.id, "ino", fl.ino, "gen", e.gen)
 		}
 		fpLine := fp
 		if len(fp) < fpMax {
 			fpLine = append(fp, '\n')
 		}
-		res, read := fl.follow(ctx, out, e, start, fpLine)
-		fl.t.release(e, read, res == truncated)
+		res, read, partial := fl.follow(ctx, out, e, start, fpLine)
+		fl.t.release(e, read, res == truncated, partial)
 		if res != truncated {
 			return
 		}
@@ -181,7 +183,7 @@ func (fl *follower) replaced(pos, lineEnd int64, fpLine []byte) bool {
 
 // follow reads lines of e from start and sends them until the file is done
 // with (see outcome). read is the end of the last line sent.
-func (fl *follower) follow(ctx context.Context, out chan<- Line, e *entry, start int64, fpLine []byte) (res outcome, read int64) {
+func (fl *follower) follow(ctx context.Context, out chan<- Line, e *entry, start int64, fpLine []byte) (res outcome, read int64, partial bool) {
 	r := newLineReader(start, fl.t.cfg.MaxLineBytes)
 	read = start
 	readAt := func(p []byte, off int64) (int, error) { return fl.f.ReadAt(p, off) }
@@ -196,12 +198,19 @@ func (fl *follower) follow(ctx context.Context, out chan<- Line, e *entry, start
 		}
 	}
 	follow := fl.t.cfg.Follow
+	// Resuming after a final line that had no newline starts mid-line; the
+	// newline check applies only once a line has been read here.
+	startAtLineEnd := start == 0 || fl.lineEndAt(start)
 	var gone time.Time
 	lastData := time.Now()
 	woke := false
 	for {
-		if woke && fl.replaced(r.pos(), read, fpLine) {
-			return truncated, read
+		lineEnd := read
+		if read == start && !startAtLineEnd {
+			lineEnd = 0
+		}
+		if woke && fl.replaced(r.pos(), lineEnd, fpLine) {
+			return truncated, read, false
 		}
 		woke = false
 		n, err := r.fill(readAt)
@@ -211,7 +220,7 @@ func (fl *follower) follow(ctx context.Context, out chan<- Line, e *entry, start
 				break
 			}
 			if !send(l) {
-				return stopped, read
+				return stopped, read, false
 			}
 		}
 		if n > 0 {
@@ -222,7 +231,7 @@ func (fl *follower) follow(ctx context.Context, out chan<- Line, e *entry, start
 			fl.t.log.Error("tail: read", "path", fl.path, "err", err)
 		}
 		if ctx.Err() != nil {
-			return stopped, read
+			return stopped, read, false
 		}
 		if !follow || fl.abandoned(&gone, lastData) {
 			if r.pending() {
@@ -231,16 +240,17 @@ func (fl *follower) follow(ctx context.Context, out chan<- Line, e *entry, start
 				}
 				l, _ := r.final()
 				if !send(l) {
-					return stopped, read
+					return stopped, read, false
 				}
+				partial = true
 			}
 			if follow {
 				fl.t.log.Info("tail: closed rotated or deleted file", "path", fl.path, "file", e.id, "end", read)
 			}
-			return finished, read
+			return finished, read, partial
 		}
 		if !fl.sleep(ctx) {
-			return stopped, read
+			return stopped, read, false
 		}
 		woke = true
 	}
@@ -328,5 +338,5 @@ func (fl *follower) runGz(ctx context.Context, out chan<- Line) {
 		fl.t.mu.Unlock()
 		fl.t.log.Info("tail: backfilled compressed file", "path", fl.path, "file", e.id, "bytes", r.pos())
 	}
-	fl.t.release(e, max(sent, start), false)
+	fl.t.release(e, max(sent, start), false, false)
 }

@@ -27,6 +27,36 @@ type harness struct {
 	ack   bool
 }
 
+// syncBuffer collects the tailer's log of one test, shown when it fails.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// withLog points cfg's logger at a buffer that is printed if t fails.
+func withLog(t *testing.T, cfg Config) Config {
+	buf := &syncBuffer{}
+	cfg.Logger = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("tailer log:\n%s", buf)
+		}
+	})
+	return cfg
+}
+
 func testConfig(dir string, paths ...string) Config {
 	return Config{
 		Paths:        paths,
@@ -34,14 +64,19 @@ func testConfig(dir string, paths ...string) Config {
 		Follow:       true,
 		PollInterval: 20 * time.Millisecond,
 		DrainIdle:    300 * time.Millisecond,
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:       discard,
 	}
 }
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // start runs a Tailer with cfg; when ack is set every line is acknowledged
 // as soon as it arrives.
 func start(t *testing.T, cfg Config, ack bool) *harness {
 	t.Helper()
+	if cfg.Logger == nil || cfg.Logger.Handler() == discard.Handler() {
+		cfg = withLog(t, cfg)
+	}
 	tl, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -35,6 +35,7 @@ type entry struct {
 	acked   int64           // end of the longest fully acknowledged prefix: the checkpoint
 	pending map[int64]int64 // acknowledged lines beyond acked: offset -> end
 	read    int64           // end of the last line handed out in this run (0 = none)
+	partial int64           // end of a final line handed out without its newline (0 = none)
 	size    int64           // .gz: decompressed size once read to the end, else -1
 	dead    bool            // truncated or deleted: this content is gone for good
 	active  bool            // a follower is reading it now
@@ -55,6 +56,10 @@ type jsonEntry struct {
 	Gz     bool   `json:"gz,omitempty"`
 	Offset int64  `json:"offset"`
 	Size   int64  `json:"size,omitempty"` // .gz only: decompressed size when fully read
+	// Partial is the end of a last line sent without its newline (reading
+	// without follow): resuming there is legitimate although it is not
+	// after a newline.
+	Partial int64 `json:"partial,omitempty"`
 	Done   bool   `json:"done,omitempty"` // .gz only: backfill complete
 	Dead   bool   `json:"dead,omitempty"`
 	Seen   int64  `json:"seen"` // unix seconds
@@ -113,7 +118,7 @@ func loadState(dir string) (map[FileID]*entry, error) {
 	}
 	for _, j := range st.Files {
 		e := &entry{path: j.Path, dev: j.Dev, ino: j.Ino, gen: j.Gen, gz: j.Gz,
-			acked: j.Offset, size: -1, dead: j.Dead, seen: time.Unix(j.Seen, 0)}
+			acked: j.Offset, size: -1, dead: j.Dead, seen: time.Unix(j.Seen, 0), partial: j.Partial}
 		fp, err := hex.DecodeString(j.FP)
 		if err != nil || len(fp) != len(e.fp) {
 			return nil, fmt.Errorf("tail: checkpoints: bad fingerprint %q", j.FP)
@@ -144,7 +149,7 @@ func encodeState(m map[FileID]*entry, now time.Time) ([]byte, error) {
 		}
 		j := jsonEntry{ID: hex.EncodeToString(e.id[:]), Path: e.path, Dev: e.dev, Ino: e.ino,
 			FP: hex.EncodeToString(e.fp[:]), Gen: e.gen, Gz: e.gz, Offset: e.acked,
-			Dead: e.dead, Seen: e.seen.Unix()}
+			Dead: e.dead, Seen: e.seen.Unix(), Partial: e.partial}
 		if e.gz && e.size >= 0 {
 			j.Size, j.Done = e.size, e.done()
 		}

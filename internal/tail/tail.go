@@ -233,7 +233,7 @@ func (t *Tailer) claim(path string, dev, ino uint64, fp [8]byte, size int64, lin
 	}
 	if best != nil && best.gen == maxGen {
 		start := max(best.acked, best.read)
-		if start <= size && (start == 0 || lineEndOK(start)) {
+		if start <= size && (start == 0 || start == best.partial || lineEndOK(start)) {
 			best.active, best.path, best.seen = true, path, time.Now()
 			return best, start
 		}
@@ -293,11 +293,14 @@ func (t *Tailer) claimGz(path string, dev, ino uint64, fp [8]byte) (e *entry, st
 }
 
 // release ends a follower's claim on e; read is the end of the last line it
-// handed out.
-func (t *Tailer) release(e *entry, read int64, dead bool) {
+// handed out, partial says that line had no newline.
+func (t *Tailer) release(e *entry, read int64, dead, partial bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e.active = false
+	if partial {
+		e.partial = read
+	}
 	if read > e.read {
 		e.read = read
 	}

@@ -52,3 +52,35 @@ func TestCheckpointResume(t *testing.T) {
 	}
 	h2.settle(2, 100*time.Millisecond)
 }
+
+func TestResumeAfterUnterminatedFinalLine(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "access.log")
+	appendFile(t, p, "a\nhalf")
+	cfg := testConfig(dir, p)
+	cfg.Follow = false
+	h := start(t, cfg, true)
+	ls := h.waitN(2, 2*time.Second)
+	if string(ls[1].Data) != "half" {
+		t.Fatalf("got %q", texts(ls))
+	}
+	// Run returns by itself; wait for the final checkpoint.
+	select {
+	case err := <-h.done:
+		h.done <- err // for stop
+	case <-time.After(2 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	h.tl.Flush()
+	appendFile(t, p, " done\nb\n")
+	cfg.Follow = true
+	h2 := start(t, cfg, true)
+	ls2 := h2.waitN(2, 2*time.Second)
+	ls2 = h2.settle(2, 100*time.Millisecond)
+	if got, want := texts(ls2), []string{" done", "b"}; !slices.Equal(got, want) {
+		t.Fatalf("got %q want %q", got, want)
+	}
+	if ls2[0].File != ls[0].File {
+		t.Fatal("file identity changed")
+	}
+}
