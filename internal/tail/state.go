@@ -60,9 +60,9 @@ type jsonEntry struct {
 	// without follow): resuming there is legitimate although it is not
 	// after a newline.
 	Partial int64 `json:"partial,omitempty"`
-	Done   bool   `json:"done,omitempty"` // .gz only: backfill complete
-	Dead   bool   `json:"dead,omitempty"`
-	Seen   int64  `json:"seen"` // unix seconds
+	Done    bool  `json:"done,omitempty"` // .gz only: backfill complete
+	Dead    bool  `json:"dead,omitempty"`
+	Seen    int64 `json:"seen"` // unix seconds
 }
 
 type jsonState struct {
