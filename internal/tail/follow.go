@@ -214,6 +214,14 @@ func (fl *follower) follow(ctx context.Context, out chan<- Line, e *entry, start
 		}
 		woke = false
 		n, err := r.fill(readAt)
+		// Check again after reading: if the file was truncated and written
+		// again just before the read, the bytes read are the middle of new
+		// content and must not go out under this identity. (Truncation right
+		// after the read also lands here; that data was only in the rotated
+		// copy and is dropped with the rest of what had not been read.)
+		if n > 0 && follow && fl.replaced(r.pos(), lineEnd, fpLine) {
+			return truncated, read, false
+		}
 		for {
 			l, ok := r.next()
 			if !ok {
