@@ -198,7 +198,11 @@ func flush(ctx context.Context, cfg ConsumerConfig, h Handler, dl *deadLetterer,
 				}
 			}
 			if logged && len(rejects) > 0 {
-				err = dll.Sent(hctx, batch, rejects)
+				// They are in the dead-letter queue now: retry only the
+				// record, or a redelivery would dead-letter them again.
+				if err := recordSent(ctx, hctx, dll, batch, rejects, ch, log); err != nil {
+					return err
+				}
 			}
 		}
 		if err == nil {
@@ -222,6 +226,29 @@ func flush(ctx context.Context, cfg ConsumerConfig, h Handler, dl *deadLetterer,
 		}
 		if ch.IsClosed() {
 			return errors.New("channel closed while retrying a batch")
+		}
+	}
+}
+
+// recordSent calls dll.Sent until it succeeds, the channel closes, or the
+// shutdown grace runs out.
+func recordSent(ctx, hctx context.Context, dll DeadLetterLog, batch []amqp.Delivery, rejects []Reject, ch *amqp.Channel, log *slog.Logger) error {
+	var bo Backoff
+	for {
+		err := dll.Sent(hctx, batch, rejects)
+		if err == nil {
+			return nil
+		}
+		d := bo.Next()
+		log.Warn("recording dead letters failed; will retry, messages stay unacked", "err", err, "rejects", len(rejects), "in", d.Round(time.Millisecond))
+		if !Sleep(hctx, d) {
+			if ctx.Err() == nil {
+				return hctx.Err()
+			}
+			return fmt.Errorf("gave up recording dead letters at shutdown: %w", err)
+		}
+		if ch.IsClosed() {
+			return errors.New("channel closed while recording dead letters")
 		}
 	}
 }
