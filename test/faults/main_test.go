@@ -115,11 +115,11 @@ func writeResults() {
 	}
 	sort.Slice(results, func(i, j int) bool { return results[i].Scenario < results[j].Scenario })
 	var b strings.Builder
-	b.WriteString("| scenario | lines written | raw_log rows | clean_log rows + DLQ | lost | duplicated | time to recover |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("| scenario | lines written | raw_log rows | clean_log rows + DLQ | lost | duplicated | time to recover | note |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d + %d = %d | %d | %d | %s |\n",
-			r.Scenario, r.Written, r.Raw, r.Clean, r.DLQ, r.Clean+r.DLQ, r.Lost, r.Duplicated, fmtRecover(r.Recover))
+		fmt.Fprintf(&b, "| %s | %d | %d | %d + %d = %d | %d | %d | %s | %s |\n",
+			r.Scenario, r.Written, r.Raw, r.Clean, r.DLQ, r.Clean+r.DLQ, r.Lost, r.Duplicated, fmtRecover(r.Recover), r.Note)
 	}
 	fmt.Print(b.String())
 	if f := os.Getenv("FAULTS_RESULTS"); f != "" {

@@ -27,7 +27,7 @@ func TestKillProducer(t *testing.T) {
 	for i := range 2 {
 		time.Sleep(2 * time.Second)
 		h.flowing(w.Written() / 2)
-		h.proc(producer).kill9()
+		h.kill9(producer)
 		time.Sleep(time.Second) // the log grows while no producer runs
 		h.start(producer)
 		done := h.recovery(w)
@@ -51,7 +51,7 @@ func TestKillConsumers(t *testing.T) {
 	for _, role := range []string{lake, cleaner, lake, cleaner} {
 		time.Sleep(time.Second)
 		h.flowing(w.Written() / 2)
-		h.proc(role).kill9()
+		h.kill9(role)
 		time.Sleep(500 * time.Millisecond)
 		h.start(role)
 		rec = max(rec, h.recovery(w)())
@@ -108,7 +108,7 @@ func TestMariaDBOutage(t *testing.T) {
 	}
 	h.requireRunning(roles...)
 	for _, r := range []string{lake, cleaner} {
-		if !strings.Contains(h.proc(r).log(), "storing batch failed; will retry") {
+		if !strings.Contains(h.proc(r).log(), "will retry, messages stay unacked") {
 			t.Errorf("%s did not report retrying its batch", r)
 		}
 	}
@@ -177,7 +177,7 @@ func TestKillAll(t *testing.T) {
 	w := startWriter(t, h.logPath, rate, 7)
 	h.flowing(rate)
 	for _, r := range roles {
-		h.proc(r).kill9()
+		h.kill9(r)
 	}
 	time.Sleep(time.Second)
 	h.startAll()
