@@ -27,7 +27,8 @@ type follower struct {
 	deleted   atomic.Bool   // the file has no name left at all
 	retry     atomic.Bool   // .gz: not read yet, look at it again later
 	gzKey     gzKey
-	done      chan struct{} // closed when run returns
+	ent       atomic.Pointer[entry] // .gz: its entry once identified
+	done      chan struct{}         // closed when run returns
 }
 
 // poke wakes the follower without blocking.
@@ -296,6 +297,9 @@ func (fl *follower) runGz(ctx context.Context, out chan<- Line) {
 		return // empty
 	}
 	e, start, ok, later := fl.t.claimGz(fl.path, fl.dev, fl.ino, fingerprintHash(fp))
+	if e != nil {
+		fl.ent.Store(e)
+	}
 	if !ok {
 		fl.retry.Store(later)
 		return

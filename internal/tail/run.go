@@ -28,7 +28,8 @@ type runner struct {
 	ctx     context.Context
 	wg      sync.WaitGroup
 	fls     []*follower
-	gzSeen  map[gzKey]bool
+	gzSeen  map[gzKey]*follower // .gz files already handed to a follower
+	touch   []*entry            // .gz entries seen again in this scan
 	watched map[string]bool
 	watcher *fsnotify.Watcher
 	exited  chan struct{}
@@ -47,7 +48,7 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Line) error {
 	defer t.running.Unlock()
 
 	ctx, cancel := context.WithCancel(ctx)
-	rn := &runner{t: t, out: out, ctx: ctx, gzSeen: map[gzKey]bool{}, watched: map[string]bool{},
+	rn := &runner{t: t, out: out, ctx: ctx, gzSeen: map[gzKey]*follower{}, watched: map[string]bool{},
 		exited: make(chan struct{}, 1)}
 	var watchDone chan struct{}
 	wake := make(chan struct{}, 1) // names changed: rescan
@@ -178,6 +179,16 @@ func (rn *runner) scan() {
 			}
 		}
 	}
+	if len(rn.touch) > 0 {
+		now := time.Now()
+		t.mu.Lock()
+		for _, e := range rn.touch {
+			e.seen = now
+		}
+		t.mu.Unlock()
+		clear(rn.touch)
+		rn.touch = rn.touch[:0]
+	}
 	for _, fl := range rn.fls {
 		was := fl.reachable.Swap(seen[fl])
 		if was != seen[fl] && !seen[fl] {
@@ -198,10 +209,12 @@ func (rn *runner) consider(p string) *follower {
 	gz := strings.HasSuffix(p, ".gz")
 	if gz {
 		k := gzKey{dev, ino, fi.Size(), fi.ModTime()}
-		if rn.gzSeen[k] {
+		if fl, ok := rn.gzSeen[k]; ok {
+			if e := fl.ent.Load(); e != nil {
+				rn.touch = append(rn.touch, e) // keep its checkpoint from being pruned
+			}
 			return nil
 		}
-		rn.gzSeen[k] = true
 	} else {
 		for _, fl := range rn.fls {
 			if fl.dev == dev && fl.ino == ino && !fl.gz && !fl.deleted.Load() {
@@ -218,6 +231,7 @@ func (rn *runner) consider(p string) *follower {
 	fl := rn.start(p, dev, ino, gz)
 	if fl != nil && gz {
 		fl.gzKey = gzKey{dev, ino, fi.Size(), fi.ModTime()}
+		rn.gzSeen[fl.gzKey] = fl
 	}
 	return fl
 }

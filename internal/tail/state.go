@@ -118,7 +118,9 @@ func loadState(dir string) (map[FileID]*entry, error) {
 	}
 	for _, j := range st.Files {
 		e := &entry{path: j.Path, dev: j.Dev, ino: j.Ino, gen: j.Gen, gz: j.Gz,
-			acked: j.Offset, size: -1, dead: j.Dead, seen: time.Unix(j.Seen, 0), partial: j.Partial}
+			acked: j.Offset, size: -1, dead: j.Dead, seen: time.Now(), partial: j.Partial}
+		// seen restarts at load: an entry is pruned only after a week of
+		// running without meeting its file, never because we were down.
 		fp, err := hex.DecodeString(j.FP)
 		if err != nil || len(fp) != len(e.fp) {
 			return nil, fmt.Errorf("tail: checkpoints: bad fingerprint %q", j.FP)
