@@ -4,7 +4,7 @@ BIN       := bin/datastream
 DEMO_LOG  := demo/access.log
 DEMO_LINES ?= 20000
 
-.PHONY: all build services demo test test-short test-faults bench vet fmt clean
+.PHONY: all build services demo test test-short test-faults test-deps bench vet fmt clean
 
 all: build
 
@@ -21,9 +21,21 @@ demo: services build
 	$(BIN) run --once --log $(DEMO_LOG) --show 3
 
 # Unit, integration (real RabbitMQ and MariaDB) and fault tests, with the race detector.
-test: services
+test: services test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+# nginx and wrk for the fault tests (installed from Debian's packages as root).
+test-deps:
+	@bash scripts/test-deps.sh
+
+# The fault tests alone (kill -9, RabbitMQ/MariaDB outages, rotation, nginx
+# under wrk), about a minute; the results table for docs/reliability.md is
+# left in bin/faults-results.md.
+test-faults: services test-deps
+	@mkdir -p bin
+	FAULTS_RESULTS=$(CURDIR)/bin/faults-results.md $(GO) test -race -count=1 -timeout 10m ./test/faults
+	@cat bin/faults-results.md
 
 test-short: services
 	$(GO) test -short -count=1 ./...

@@ -192,8 +192,12 @@ func flush(ctx context.Context, cfg ConsumerConfig, h Handler, dl *deadLetterer,
 			rejects, err = dll.Unsent(hctx, batch, rejects)
 		}
 		if err == nil {
-			for _, r := range rejects {
+			for i, r := range rejects {
 				if err := dl.send(hctx, &batch[r.Index], r.Line, r.Reason); err != nil {
+					if logged && i > 0 {
+						// Those confirmed must not go again on redelivery.
+						_ = dll.Sent(hctx, batch, rejects[:i])
+					}
 					return err
 				}
 			}

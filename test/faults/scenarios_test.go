@@ -68,6 +68,7 @@ func TestRabbitMQOutage(t *testing.T) {
 	h.startAll()
 	w := startWriter(t, h.logPath, rate, 3)
 	h.flowing(rate)
+	h.dlqWindow = true
 	h.rabbit.Cut(testenv.Blackhole)
 	time.Sleep(10 * time.Second)
 	h.requireRunning(roles...)
