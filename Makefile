@@ -40,6 +40,14 @@ test-faults: services test-deps
 test-short: services
 	$(GO) test -short -count=1 ./...
 
+# Throughput, latency, CPU and memory of the pipeline against the real
+# services, beside the broker's own limit (see docs/performance.md).
+BENCH_LINES ?= 500000
+bench: services build
+	$(BIN) bench --lines $(BENCH_LINES) --ceiling
+	$(BIN) bench --lines $(BENCH_LINES) --lines-per-message 100
+	$(BIN) bench --lines 120000 --rate 2000
+
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l cmd internal)" || { gofmt -l cmd internal; exit 1; }

@@ -109,6 +109,8 @@ func runProducer(ctx context.Context, args []string) error {
 	}
 	fs.Bool(&p.Follow, "follow", true, "keep reading as the file grows (false: stop at end of file once every line is confirmed)")
 	fs.String(&p.StateDir, "state-dir", ".state/producer", "where read positions (confirmed offsets) are saved")
+	var hooks benchHooks
+	hooks.producerFlags(fs)
 	if err := parse(fs, &p.settings, args); err != nil {
 		return err
 	}
@@ -123,6 +125,9 @@ func runProducer(ctx context.Context, args []string) error {
 	slog.Info("logs-producer starting", "log", p.Log, "exchange", p.Exchange, "amqp", config.RedactURL(p.AMQPURL), "follow", p.Follow)
 	err = prod.Run(ctx)
 	slog.Info("logs-producer stopped", "read", prod.Stats.Read.Load(), "confirmed", prod.Stats.Confirmed.Load())
+	if rerr := hooks.producerReport(prod); rerr != nil && err == nil {
+		err = rerr
+	}
 	return err
 }
 
@@ -145,6 +150,8 @@ func runLake(ctx context.Context, args []string) error {
 		return err
 	}
 	consumerFlags(fs, &s)
+	var hooks benchHooks
+	hooks.consumerFlags(fs)
 	if err := parse(fs, &s, args); err != nil {
 		return err
 	}
@@ -152,13 +159,16 @@ func runLake(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if hooks.discard {
+		return hooks.consume(ctx, cc, discardHandler{&hooks})
+	}
 	st, err := s.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	slog.Info("data-lake-consumer starting", "queue", s.LakeQueue, "table", s.RawTable, "database", st.Database())
-	return broker.Consume(ctx, cc, &pipeline.Lake{Store: st})
+	return hooks.consume(ctx, cc, &pipeline.Lake{Store: st, Observe: hooks.observe()})
 }
 
 // cleanHandler resolves the log format and builds the clean handler.
@@ -181,6 +191,8 @@ func runClean(ctx context.Context, args []string) error {
 		return err
 	}
 	consumerFlags(fs, &s)
+	var hooks benchHooks
+	hooks.consumerFlags(fs)
 	if err := parse(fs, &s, args); err != nil {
 		return err
 	}
@@ -188,15 +200,18 @@ func runClean(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if hooks.discard {
+		return hooks.consume(ctx, cc, discardHandler{&hooks})
+	}
 	st, err := s.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	h, err := s.cleanHandler(st, nil)
+	h, err := s.cleanHandler(st, hooks.observe())
 	if err != nil {
 		return err
 	}
 	slog.Info("data-clean-consumer starting", "queue", s.CleanQueue, "table", s.CleanTable, "format", s.LogFormat, "database", st.Database())
-	return broker.Consume(ctx, cc, h)
+	return hooks.consume(ctx, cc, h)
 }

@@ -38,6 +38,9 @@ type ProducerStats struct {
 	Published atomic.Int64 // messages handed to the publisher
 	Confirmed atomic.Int64 // lines confirmed by RabbitMQ
 	Truncated atomic.Int64 // lines cut at MaxLineBytes
+	// Times in unix nanoseconds, for benchmarks: first and last line read,
+	// last confirm received.
+	FirstRead, LastRead, LastConfirm atomic.Int64
 }
 
 // ackRange is what a confirm settles: lines [offset, end) of a file.
@@ -88,6 +91,7 @@ func (p *Producer) Run(ctx context.Context) error {
 			t.Ack(a.file, a.offset, a.end)
 		}
 		p.Stats.Confirmed.Add(int64(len(acks)))
+		p.Stats.LastConfirm.Store(time.Now().UnixNano())
 	}
 	pub := broker.NewPublisher(pcfg)
 
@@ -156,7 +160,10 @@ func (p *Producer) publishLoop(ctx context.Context, host string, lines <-chan ta
 			p.Stats.Truncated.Add(1)
 			p.log.Warn("line longer than the maximum; sending its first bytes", "path", l.Path, "offset", l.Offset, "kept", len(l.Data))
 		}
-		r := record.Line{ID: record.ID(l.ID()), SourceHost: host, SourcePath: l.Path, ReceivedAt: time.Now().UTC(), Data: l.Data}
+		now := time.Now()
+		p.Stats.FirstRead.CompareAndSwap(0, now.UnixNano())
+		p.Stats.LastRead.Store(now.UnixNano())
+		r := record.Line{ID: record.ID(l.ID()), SourceHost: host, SourcePath: l.Path, ReceivedAt: now.UTC(), Data: l.Data}
 		if p.cfg.OnRead != nil {
 			p.cfg.OnRead(r.ID)
 		}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/datastream/datastream/internal/bench"
+	"github.com/datastream/datastream/internal/config"
+)
+
+func init() {
+	register("bench", "measure the pipeline end to end against the real services (--ceiling: beside the broker's own limit)", runBench)
+}
+
+func runBench(ctx context.Context, args []string) error {
+	var c config.Common
+	fs, err := config.NewFlagSet("bench")
+	if err != nil {
+		return err
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: datastream bench [--lines N | --log FILE] [--ceiling] [--rate R] [flags]\n\n"+
+			"Runs logs-producer, data-lake-consumer and data-clean-consumer as child processes under a fresh\n"+
+			"exchange, queues and database (removed afterwards) and reports rates, latency, CPU and memory.\n\n")
+		fs.PrintDefaults()
+	}
+	c.Register(fs)
+	var (
+		o                 bench.Options
+		ceiling, asJSON   bool
+		runs              int
+		prodArgs, conArgs string
+		level             string
+	)
+	fs.IntVar(&o.Lines, "lines", 100000, "lines of realistic log to generate")
+	fs.StringVar(&o.Log, "log", "", "replay this log instead of generating one")
+	fs.Int64Var(&o.Seed, "seed", 1, "seed of the generated log")
+	fs.Float64Var(&o.Rate, "rate", 0, "write the log at this many lines/s while the producer follows it (0: as fast as possible)")
+	fs.BoolVar(&ceiling, "ceiling", false, "also run with consumers that only ack (no database): the broker's limit, measured back to back")
+	fs.IntVar(&o.LinesPerMessage, "lines-per-message", 1, "the producer's --lines-per-message")
+	fs.IntVar(&runs, "runs", 1, "repeat each mode this many times (alternating) and report the medians")
+	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	fs.StringVar(&prodArgs, "producer-flags", "", "extra flags for logs-producer, space separated (e.g. \"--confirm-window 8192\")")
+	fs.StringVar(&conArgs, "consumer-flags", "", "extra flags for both consumers, space separated (e.g. \"--prefetch 4000 --batch-size 1000\")")
+	fs.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "give up on a run after this long")
+	fs.BoolVar(&o.Keep, "keep", false, "leave the queues, database and files behind for inspection")
+	fs.StringVar(&level, "log-level", "info", "info prints progress to stderr; warn is quiet")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if runs < 1 {
+		return fmt.Errorf("--runs must be at least 1")
+	}
+	o.AMQPURL, o.MySQLDSN, o.LogFormat, o.QueueType = c.AMQPURL, c.MySQLDSN, c.LogFormat, c.QueueType
+	o.ProducerArgs, o.ConsumerArgs = strings.Fields(prodArgs), strings.Fields(conArgs)
+	if o.Binary, err = os.Executable(); err != nil {
+		return fmt.Errorf("find my own binary: %w", err)
+	}
+	if level != "warn" && level != "error" {
+		o.Progress = os.Stderr
+	}
+
+	in, err := bench.PrepareInput(o)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, "bench: %s: %d lines (%d fit %s), %.1f MB\n", in.Path, in.Lines, in.Parsed, o.LogFormat, float64(in.Bytes)/(1<<20))
+	}
+
+	modes := []bench.Mode{bench.Datastream}
+	if ceiling {
+		modes = []bench.Mode{bench.Ceiling, bench.Datastream}
+	}
+	var results []*bench.Result
+	for range runs {
+		for _, m := range modes {
+			r, err := bench.Run(ctx, o, in, m)
+			if err != nil {
+				return err
+			}
+			if o.Progress != nil {
+				fmt.Fprintf(o.Progress, "bench: %s: %.0f lines/s end to end\n", m, r.EndToEndPerSec)
+			}
+			results = append(results, r)
+		}
+	}
+	rep := bench.NewReport(results)
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return rep.WriteTable(os.Stdout)
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/datastream/datastream/internal/bench"
+	"github.com/datastream/datastream/internal/broker"
+	"github.com/datastream/datastream/internal/config"
+	"github.com/datastream/datastream/internal/pipeline"
+	"github.com/datastream/datastream/internal/record"
+)
+
+// benchHooks are the expert flags `datastream bench` gives the components it
+// starts: a report of counters and times written at exit, and for consumers
+// an exit once a number of lines is handled, and a discard mode that only
+// acks (the broker's ceiling, no database).
+type benchHooks struct {
+	report   string
+	exitLine int64
+	discard  bool
+
+	lines atomic.Int64
+	first atomic.Int64
+	last  atomic.Int64
+}
+
+const expert = "(expert, for datastream bench) "
+
+func (b *benchHooks) producerFlags(fs *config.FlagSet) {
+	fs.StringVar(&b.report, "bench-report", "", expert+"write counters and times as JSON to this file at exit")
+}
+
+func (b *benchHooks) consumerFlags(fs *config.FlagSet) {
+	b.producerFlags(fs)
+	fs.BoolVar(&b.discard, "discard", false, expert+"ack every message without storing it (measures the broker alone)")
+	fs.Int64Var(&b.exitLine, "exit-after-lines", 0, expert+"exit once this many lines are stored or rejected and acked")
+}
+
+// producerReport writes the producer's report.
+func (b *benchHooks) producerReport(prod *pipeline.Producer) error {
+	if b.report == "" {
+		return nil
+	}
+	s := &prod.Stats
+	return writeReport(b.report, bench.ChildReport{
+		Lines: s.Read.Load(), Confirmed: s.Confirmed.Load(),
+		First: s.FirstRead.Load(), LastRead: s.LastRead.Load(), Last: s.LastConfirm.Load(),
+	})
+}
+
+func writeReport(path string, r bench.ChildReport) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// observe counts lines stored or rejected (the handler's Observer).
+func (b *benchHooks) observe() pipeline.Observer {
+	return func(stored, rejected []record.ID) {
+		b.lines.Add(int64(len(stored) + len(rejected)))
+	}
+}
+
+// consume runs the consumer with the hooks: times of the first and last
+// acked batch, exit after exitLine lines, the report at exit.
+func (b *benchHooks) consume(ctx context.Context, cc broker.ConsumerConfig, h broker.Handler) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var once sync.Once
+	prev := cc.OnBatch
+	cc.OnBatch = func(stored, rejected int) {
+		now := time.Now().UnixNano()
+		b.first.CompareAndSwap(0, now)
+		b.last.Store(now)
+		if prev != nil {
+			prev(stored, rejected)
+		}
+		if b.exitLine > 0 && b.lines.Load() >= b.exitLine {
+			once.Do(cancel)
+		}
+	}
+	err := broker.Consume(ctx, cc, h)
+	if b.report != "" {
+		if werr := writeReport(b.report, bench.ChildReport{Lines: b.lines.Load(), First: b.first.Load(), Last: b.last.Load()}); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return err
+}
+
+// discardHandler acks everything, counting lines.
+type discardHandler struct{ b *benchHooks }
+
+func (d discardHandler) Handle(_ context.Context, batch []amqp.Delivery) ([]broker.Reject, error) {
+	n := 0
+	for i := range batch {
+		n += linesIn(&batch[i])
+	}
+	d.b.lines.Add(int64(n))
+	return nil, nil
+}
+
+func linesIn(d *amqp.Delivery) int {
+	if d.ContentType != broker.ContentTypeLines {
+		return 1
+	}
+	switch v := d.Headers[broker.HeaderLineCount].(type) {
+	case int32:
+		return int(v)
+	case int64:
+		return int(v)
+	case string:
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return bytes.Count(d.Body, []byte{'\n'})
+}

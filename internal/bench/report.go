@@ -1,0 +1,130 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// Report is what `datastream bench` prints: the runs, the medians per mode
+// and, with a ceiling, the ratio of Datastream to the broker's limit.
+type Report struct {
+	Runs    []*Result `json:"runs"`
+	Ceiling *Result   `json:"ceiling,omitempty"` // median run by end-to-end rate
+	Real    *Result   `json:"datastream,omitempty"`
+	// Ratio is Datastream's end-to-end rate over the ceiling's.
+	Ratio float64 `json:"ratio,omitempty"`
+}
+
+// NewReport picks the median run of each mode.
+func NewReport(runs []*Result) *Report {
+	r := &Report{Runs: runs}
+	r.Ceiling = median(runs, Ceiling)
+	r.Real = median(runs, Datastream)
+	if r.Ceiling != nil && r.Real != nil && r.Ceiling.EndToEndPerSec > 0 {
+		r.Ratio = r.Real.EndToEndPerSec / r.Ceiling.EndToEndPerSec
+	}
+	return r
+}
+
+func median(runs []*Result, m Mode) *Result {
+	var of []*Result
+	for _, r := range runs {
+		if r.Mode == m {
+			of = append(of, r)
+		}
+	}
+	if len(of) == 0 {
+		return nil
+	}
+	sort.Slice(of, func(i, j int) bool { return of[i].EndToEndPerSec < of[j].EndToEndPerSec })
+	return of[(len(of)-1)/2]
+}
+
+// WriteTable prints the report for people.
+func (r *Report) WriteTable(w io.Writer) error {
+	cols := r.Runs
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	row := func(label string, f func(*Result) string) {
+		cells := []string{label}
+		for _, c := range cols {
+			cells = append(cells, f(c))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+	}
+	num := func(v float64) string { return fmt.Sprintf("%.0f", v) }
+	lat := func(l *Latency, f func(*Latency) float64) string {
+		if l == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f", f(l))
+	}
+	row("run", func(c *Result) string { return string(c.Mode) })
+	row("lines", func(c *Result) string { return fmt.Sprint(c.Lines) })
+	row("lines/message", func(c *Result) string { return fmt.Sprint(c.LinesPerMessage) })
+	row("queue type", func(c *Result) string { return c.QueueType })
+	row("write rate (lines/s)", func(c *Result) string {
+		if c.Rate > 0 {
+			return num(c.Rate)
+		}
+		return "max"
+	})
+	row("read lines/s", func(c *Result) string { return num(c.ReadPerSec) })
+	row("published+confirmed lines/s", func(c *Result) string { return num(c.ConfirmedPerSec) })
+	row("lake rows/s (acked)", func(c *Result) string { return num(c.LakePerSec) })
+	row("clean rows/s (acked)", func(c *Result) string { return num(c.CleanPerSec) })
+	row("END-TO-END lines/s", func(c *Result) string { return num(c.EndToEndPerSec) })
+	row("seconds", func(c *Result) string { return fmt.Sprintf("%.2f", c.Seconds) })
+	row("raw / clean rows", func(c *Result) string {
+		if c.Mode == Ceiling {
+			return "-"
+		}
+		return fmt.Sprintf("%d / %d", c.RawRows, c.CleanRows)
+	})
+	row("latency p50 ms", func(c *Result) string { return lat(c.Latency, func(l *Latency) float64 { return l.P50 }) })
+	row("latency p99 ms", func(c *Result) string { return lat(c.Latency, func(l *Latency) float64 { return l.P99 }) })
+	row("latency max ms", func(c *Result) string { return lat(c.Latency, func(l *Latency) float64 { return l.Max }) })
+	row("  lake p99 / clean p99 ms", func(c *Result) string {
+		if c.LakeLatency == nil || c.CleanLatency == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f / %.1f", c.LakeLatency.P99, c.CleanLatency.P99)
+	})
+	for i, name := range []string{"producer", "lake", "clean"} {
+		row(name+" CPU s (user+sys)", func(c *Result) string {
+			if i >= len(c.Components) {
+				return "-"
+			}
+			return fmt.Sprintf("%.2f", c.Components[i].CPUSeconds)
+		})
+		row(name+" RSS MB peak (half/end)", func(c *Result) string {
+			if i >= len(c.Components) {
+				return "-"
+			}
+			p := c.Components[i]
+			return fmt.Sprintf("%.1f (%.1f/%.1f)", p.PeakRSSMB, p.HalfRSSMB, p.EndRSSMB)
+		})
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.Ceiling != nil && r.Real != nil {
+		fmt.Fprintf(w, "\nend to end: datastream %.0f lines/s, ceiling %.0f lines/s (medians of %d and %d runs): %.1f%% of the broker's limit\n",
+			r.Real.EndToEndPerSec, r.Ceiling.EndToEndPerSec, count(r.Runs, Datastream), count(r.Runs, Ceiling), 100*r.Ratio)
+	} else if r.Real != nil && count(r.Runs, Datastream) > 1 {
+		fmt.Fprintf(w, "\nend to end: datastream %.0f lines/s (median of %d runs)\n", r.Real.EndToEndPerSec, count(r.Runs, Datastream))
+	}
+	return nil
+}
+
+func count(runs []*Result, m Mode) int {
+	n := 0
+	for _, r := range runs {
+		if r.Mode == m {
+			n++
+		}
+	}
+	return n
+}
