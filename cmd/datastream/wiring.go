@@ -21,6 +21,7 @@ type settings struct {
 	Prefetch      int
 	BatchSize     int
 	Linger        time.Duration
+	Writers       int
 	Window        int
 	LogLevel      string
 	LinesPerMsg   int
@@ -46,6 +47,7 @@ func consumerFlags(fs *config.FlagSet, s *settings) {
 	fs.Int(&s.Prefetch, "prefetch", 2000, "unacked messages a consumer holds")
 	fs.Int(&s.BatchSize, "batch-size", 500, "deliveries written per transaction")
 	fs.Duration(&s.Linger, "flush-interval", 20*time.Millisecond, "how long a partial batch waits for more messages")
+	fs.Int(&s.Writers, "writers", 2, "batches written to the database at once, each on its own connection (acks stay in order)")
 }
 
 func producerFlags(fs *config.FlagSet, s *settings) {

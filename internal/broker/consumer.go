@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -58,6 +59,15 @@ type ConsumerConfig struct {
 	Logger        *slog.Logger
 	// OnBatch, if set, is called after a batch is acked (for metrics and tests).
 	OnBatch func(stored, rejected int)
+	// Writers is how many batches are stored at once (default 2): while one
+	// commits, the next is filled and written on another connection. Acks
+	// still go out in delivery order, each batch only after every batch
+	// before it is acked.
+	Writers int
+	// BatchBytes ends a batch early once its bodies reach this size
+	// (default 1 MiB), so packed messages make transactions of about the
+	// same size as single lines do and memory stays bounded.
+	BatchBytes int
 }
 
 // Consume runs until ctx is cancelled, reconnecting whenever the broker goes
@@ -81,6 +91,12 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Writers <= 0 {
+		cfg.Writers = 2
+	}
+	if cfg.BatchBytes <= 0 {
+		cfg.BatchBytes = 1 << 20
 	}
 	log := cfg.Logger.With("component", "consumer", "queue", cfg.Queue)
 	var bo Backoff
@@ -123,26 +139,76 @@ func consumeSession(ctx context.Context, cfg ConsumerConfig, h Handler, log *slo
 	bo.Reset()
 	log.Debug("consuming")
 
-	batch := make([]amqp.Delivery, 0, cfg.BatchSize)
+	// Writers store batches concurrently; each acks only after the batch
+	// before it is acked (prev), so a multiple ack never covers a batch that
+	// is not stored.
+	jobs := make(chan writeJob)
+	werr := make(chan error, cfg.Writers)
+	var wg sync.WaitGroup
+	for range cfg.Writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				err := flush(ctx, cfg, h, dl, ch, j.batch, log, j.prev)
+				j.me.ok = err == nil
+				close(j.me.done)
+				if err != nil {
+					select {
+					case werr <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	stop := func(err error) error {
+		close(jobs)
+		wg.Wait()
+		select {
+		case e := <-werr:
+			if err == nil {
+				err = e
+			}
+		default:
+		}
+		return err
+	}
+	prev := &turn{done: make(chan struct{}), ok: true}
+	close(prev.done)
+	dispatch := func(batch []amqp.Delivery) error {
+		me := &turn{done: make(chan struct{})}
+		select {
+		case jobs <- writeJob{batch: batch, prev: prev, me: me}:
+			prev = me
+			return nil
+		case err := <-werr:
+			return err
+		}
+	}
+
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	for {
-		batch = batch[:0]
+		batch := make([]amqp.Delivery, 0, cfg.BatchSize)
 		// Wait for the first delivery of a batch.
 		select {
 		case <-ctx.Done():
-			return nil
+			return stop(nil)
+		case err := <-werr:
+			return stop(err)
 		case d, ok := <-deliveries:
 			if !ok {
-				return errors.New("delivery channel closed")
+				return stop(errors.New("delivery channel closed"))
 			}
 			batch = append(batch, d)
 		}
 		// Then take what is there, waiting at most Linger for the rest.
 		linger.Reset(cfg.Linger)
 		open := true
+		size := len(batch[0].Body)
 	fill:
-		for len(batch) < cfg.BatchSize {
+		for len(batch) < cfg.BatchSize && size < cfg.BatchBytes {
 			select {
 			case d, ok := <-deliveries:
 				if !ok {
@@ -150,6 +216,7 @@ func consumeSession(ctx context.Context, cfg ConsumerConfig, h Handler, log *slo
 					break fill
 				}
 				batch = append(batch, d)
+				size += len(d.Body)
 			case <-linger.C:
 				break fill
 			case <-ctx.Done():
@@ -161,21 +228,36 @@ func consumeSession(ctx context.Context, cfg ConsumerConfig, h Handler, log *slo
 			// Stop taking messages, then finish the batch in hand.
 			_ = ch.Cancel(tag, false)
 		}
-		if err := flush(ctx, cfg, h, dl, ch, batch, log); err != nil {
-			return err
+		if err := dispatch(batch); err != nil {
+			return stop(err)
 		}
 		if !open {
-			return errors.New("delivery channel closed")
+			return stop(errors.New("delivery channel closed"))
 		}
 		if ctx.Err() != nil {
-			return nil
+			return stop(nil)
 		}
 	}
 }
 
+// writeJob is one batch for a writer; prev is the turn of the batch before.
+type writeJob struct {
+	batch    []amqp.Delivery
+	prev, me *turn
+}
+
+// turn tells the next batch when this one is settled; ok is set before
+// done is closed and says it was acked.
+type turn struct {
+	done chan struct{}
+	ok   bool
+}
+
+var errEarlierBatch = errors.New("an earlier batch was not stored; leaving this one unacked")
+
 // flush hands the batch to h until it succeeds, dead-letters the rejects,
 // then acks the whole batch with one multiple ack.
-func flush(ctx context.Context, cfg ConsumerConfig, h Handler, dl *deadLetterer, ch *amqp.Channel, batch []amqp.Delivery, log *slog.Logger) error {
+func flush(ctx context.Context, cfg ConsumerConfig, h Handler, dl *deadLetterer, ch *amqp.Channel, batch []amqp.Delivery, log *slog.Logger, prev *turn) error {
 	// After cancellation the batch in hand still gets a bounded chance to commit.
 	hctx := ctx
 	if ctx.Err() != nil {
@@ -210,6 +292,10 @@ func flush(ctx context.Context, cfg ConsumerConfig, h Handler, dl *deadLetterer,
 			}
 		}
 		if err == nil {
+			<-prev.done
+			if !prev.ok {
+				return errEarlierBatch
+			}
 			if err := ch.Ack(batch[len(batch)-1].DeliveryTag, true); err != nil {
 				return fmt.Errorf("ack: %w", err)
 			}

@@ -6,6 +6,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -101,7 +102,9 @@ type Clean struct {
 	FormatName func() string
 	Observe    Observer
 
-	entry logformat.Entry
+	// parseMu serialises parsing: Handle runs on several writers at once
+	// and an auto parser remembers its choice.
+	parseMu sync.Mutex
 }
 
 var _ broker.Handler = (*Clean)(nil)
@@ -109,18 +112,21 @@ var _ broker.Handler = (*Clean)(nil)
 // Handle implements broker.Handler.
 func (h *Clean) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.Reject, error) {
 	items, rejects := decodeBatch(batch)
+	var entry logformat.Entry
 	rows := make([]clean.Row, 0, len(items))
 	rowItems := make([]decoded, 0, len(items))
 	var unparsed []decoded
+	h.parseMu.Lock()
 	for _, it := range items {
-		if err := h.Parser.Parse(it.line.Data, &h.entry); err != nil {
+		if err := h.Parser.Parse(it.line.Data, &entry); err != nil {
 			rejects = append(rejects, broker.Reject{Index: it.delivery, Line: &it.line, Reason: fmt.Sprintf("does not fit the log format: %v", err)})
 			unparsed = append(unparsed, it)
 			continue
 		}
-		rows = append(rows, clean.Build(&it.line, &h.entry, h.FormatName()))
+		rows = append(rows, clean.Build(&it.line, &entry, h.FormatName()))
 		rowItems = append(rowItems, it)
 	}
+	h.parseMu.Unlock()
 	bad, err := isolate(ctx, len(rows), func(ctx context.Context, lo, hi int) error {
 		return h.Store.WriteClean(ctx, rows[lo:hi])
 	})
