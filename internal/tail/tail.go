@@ -11,12 +11,26 @@
 // all handled. Directory events from fsnotify wake the tailer early; polling
 // always runs as a safety net.
 //
-// Known limits: copytruncate is inherently racy — lines written between
-// logrotate's copy and its truncate are in neither file; and a truncated file
-// that grows past the previous read position before the tailer looks again,
-// with an identical first line and a newline exactly at the old position,
-// cannot be told apart from growth. Partial (unterminated) bytes of a file
-// that gets truncated are dropped.
+// Known limits:
+//   - copytruncate is inherently racy: lines written between logrotate's copy
+//     and its truncate are in neither file, and lines the tailer had not read
+//     yet when the truncation happened are only in the copy. A pattern that
+//     matches the copies reads each copy in full as a new file (duplicates
+//     under other ids), so keep copytruncate copies out of the patterns. After
+//     every read the tailer re-checks the file (size, first line, newline
+//     before the last line end), so new content is never sent under the old
+//     identity; a truncated file that grows back past the old position with
+//     an identical first line and a newline exactly there cannot be told
+//     apart from growth. Unterminated bytes of truncated content are dropped.
+//   - A file renamed away from the patterns before the tailer has seen it at
+//     all (within one poll or fsnotify wake-up) is missed, as with tail -F;
+//     patterns that also match the rotated names (access.log*) close that
+//     window, and inode identity keeps the renamed file from being read twice.
+//   - A rotated file is drained until it has been idle for DrainIdle; a
+//     writer that appends to it later than that loses those lines.
+//   - A file renamed while the tailer was stopped is found again only in the
+//     directory it was in.
+//   - One Tailer per StateDir.
 package tail
 
 import (
