@@ -107,7 +107,9 @@ func (e *Env) Topology(queueType string) broker.Topology {
 }
 
 // Dialer dials the test broker.
-func (e *Env) Dialer() broker.Dialer { return broker.Dialer{URL: e.AMQPURL, Name: "datastream test " + e.Name} }
+func (e *Env) Dialer() broker.Dialer {
+	return broker.Dialer{URL: e.AMQPURL, Name: "datastream test " + e.Name}
+}
 
 // Args are the command-line flags that point a datastream process at the
 // test's names.
