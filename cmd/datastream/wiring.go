@@ -22,6 +22,7 @@ type settings struct {
 	BatchSize     int
 	Linger        time.Duration
 	Writers       int
+	BatchBytes    int
 	Window        int
 	LogLevel      string
 	LinesPerMsg   int
@@ -47,6 +48,7 @@ func consumerFlags(fs *config.FlagSet, s *settings) {
 	fs.Int(&s.Prefetch, "prefetch", 2000, "unacked messages a consumer holds")
 	fs.Int(&s.BatchSize, "batch-size", 500, "deliveries written per transaction")
 	fs.Duration(&s.Linger, "flush-interval", 20*time.Millisecond, "how long a partial batch waits for more messages")
+	fs.Int(&s.BatchBytes, "batch-bytes", 512<<10, "a batch ends early once its message bodies reach this many bytes")
 	fs.Int(&s.Writers, "writers", 2, "batches written to the database at once, each on its own connection (acks stay in order)")
 }
 

@@ -65,7 +65,7 @@ type ConsumerConfig struct {
 	// before it is acked.
 	Writers int
 	// BatchBytes ends a batch early once its bodies reach this size
-	// (default 1 MiB), so packed messages make transactions of about the
+	// (default 512 KiB), so packed messages make transactions of about the
 	// same size as single lines do and memory stays bounded.
 	BatchBytes int
 }
@@ -96,7 +96,7 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 		cfg.Writers = 2
 	}
 	if cfg.BatchBytes <= 0 {
-		cfg.BatchBytes = 1 << 20
+		cfg.BatchBytes = 512 << 10
 	}
 	log := cfg.Logger.With("component", "consumer", "queue", cfg.Queue)
 	var bo Backoff

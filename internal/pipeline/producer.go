@@ -73,6 +73,14 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	}
 	cfg.Tail.Logger = cfg.Logger
 	cfg.Publisher.Logger = cfg.Logger
+	if n := cfg.LinesPerMessage; n > 1 {
+		// The window counts messages: keep the lines in flight (and the
+		// memory they take) near what one line per message has.
+		if cfg.Publisher.Window <= 0 {
+			cfg.Publisher.Window = 2048
+		}
+		cfg.Publisher.Window = max(64, 4*cfg.Publisher.Window/n)
+	}
 	return &Producer{cfg: cfg, log: cfg.Logger.With("component", "logs-producer")}, nil
 }
 
