@@ -23,6 +23,7 @@ type settings struct {
 	Linger        time.Duration
 	Writers       int
 	BatchBytes    int
+	LoadData      bool
 	Window        int
 	LogLevel      string
 	LinesPerMsg   int
@@ -49,6 +50,7 @@ func consumerFlags(fs *config.FlagSet, s *settings) {
 	fs.Int(&s.BatchSize, "batch-size", 500, "deliveries written per transaction")
 	fs.Duration(&s.Linger, "flush-interval", 20*time.Millisecond, "how long a partial batch waits for more messages")
 	fs.Int(&s.BatchBytes, "batch-bytes", 512<<10, "a batch ends early once its message bodies reach this many bytes")
+	fs.Bool(&s.LoadData, "load-data", true, "write batches of 32 rows or more with LOAD DATA LOCAL INFILE from memory instead of multi-row INSERT (falls back to INSERT when the server refuses it or a load leaves warnings)")
 	fs.Int(&s.Writers, "writers", 2, "batches written to the database at once, each on its own connection (acks stay in order)")
 }
 
@@ -103,7 +105,7 @@ func (s *settings) openStore(ctx context.Context) (*store.Store, error) {
 	}
 	var bo broker.Backoff
 	for {
-		st, err := store.Open(ctx, store.Config{DSN: s.MySQLDSN, TLS: tlsCfg, RawTable: s.RawTable, CleanTable: s.CleanTable})
+		st, err := store.Open(ctx, store.Config{DSN: s.MySQLDSN, TLS: tlsCfg, RawTable: s.RawTable, CleanTable: s.CleanTable, LoadData: s.LoadData})
 		if err == nil {
 			return st, nil
 		}

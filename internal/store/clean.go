@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/datastream/datastream/internal/clean"
@@ -56,7 +55,7 @@ func (s *Store) WriteClean(ctx context.Context, rows []clean.Row) error {
 		sizes[i] = size
 	}
 	ins := newInserter(s.clean, cleanCols)
-	err := s.inTx(ctx, func(tx *sql.Tx) error { return ins.exec(ctx, tx, args, sizes, s.maxStmt) })
+	err := s.write(ctx, ins, args, sizes)
 	if err != nil {
 		return fmt.Errorf("write %d rows to %s: %w", len(rows), s.cleanName, err)
 	}

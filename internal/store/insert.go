@@ -16,6 +16,8 @@ type inserter struct {
 	suffix string // ON DUPLICATE KEY UPDATE ...
 	group  string // (?,?,...)
 	ncols  int
+	table  string // quoted, for LOAD DATA
+	cols   string // quoted column list
 }
 
 func newInserter(table string, cols []string) inserter {
@@ -28,6 +30,8 @@ func newInserter(table string, cols []string) inserter {
 		suffix: " ON DUPLICATE KEY UPDATE id = id",
 		group:  "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")",
 		ncols:  len(cols),
+		table:  table,
+		cols:   strings.Join(q, ","),
 	}
 }
 

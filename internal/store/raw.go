@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/datastream/datastream/internal/clean"
@@ -30,7 +29,7 @@ func (s *Store) WriteRaw(ctx context.Context, lines []record.Line) error {
 		sizes[i] = 2*len(data) + len(l.SourcePath) + len(l.SourceHost) + 96
 	}
 	ins := newInserter(s.raw, rawCols)
-	err := s.inTx(ctx, func(tx *sql.Tx) error { return ins.exec(ctx, tx, args, sizes, s.maxStmt) })
+	err := s.write(ctx, ins, args, sizes)
 	if err != nil {
 		return fmt.Errorf("write %d rows to %s: %w", len(lines), s.rawName, err)
 	}

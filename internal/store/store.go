@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -30,7 +31,10 @@ type Config struct {
 	RawTable   string
 	CleanTable string
 	MaxConns   int
-	Logger     *slog.Logger
+	// LoadData writes large batches with LOAD DATA LOCAL INFILE from memory
+	// instead of multi-row INSERT (the server must allow local_infile).
+	LoadData bool
+	Logger   *slog.Logger
 }
 
 // Store is an open database with the schema applied.
@@ -42,8 +46,11 @@ type Store struct {
 	cleanName string
 	dbName    string
 	// maxStmt bounds the size of one INSERT so it fits max_allowed_packet.
-	maxStmt int
-	log     *slog.Logger
+	maxStmt  int
+	loadData atomic.Bool
+	log      *slog.Logger
+
+	loads, loadFallbacks atomic.Int64
 }
 
 // QuoteIdent quotes a MySQL identifier, so a user may name a table
@@ -105,6 +112,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		rawName: c.RawTable, cleanName: c.CleanTable, dbName: cfg.DBName,
 		log: c.Logger.With("component", "store"),
 	}
+	s.loadData.Store(c.LoadData)
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
