@@ -55,7 +55,7 @@ func consumerFlags(fs *config.FlagSet, s *settings) {
 }
 
 func producerFlags(fs *config.FlagSet, s *settings) {
-	fs.Int(&s.Window, "confirm-window", 4096, "messages in flight awaiting RabbitMQ's confirm")
+	fs.Int(&s.Window, "confirm-window", 1024, "messages in flight awaiting RabbitMQ's confirm (more raises latency, not throughput: see docs/performance.md)")
 	fs.Int(&s.LinesPerMsg, "lines-per-message", 1, "pack up to N consecutive lines per message (1 keeps one line per message)")
 }
 
