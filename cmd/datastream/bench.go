@@ -36,7 +36,7 @@ func runBench(ctx context.Context, args []string) error {
 		ceiling, asJSON   bool
 		runs              int
 		prodArgs, conArgs string
-		level             string
+		level, fromJSON   string
 	)
 	fs.IntVar(&o.Lines, "lines", 100000, "lines of realistic log to generate")
 	fs.StringVar(&o.Log, "log", "", "replay this log instead of generating one")
@@ -51,11 +51,23 @@ func runBench(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "give up on a run after this long")
 	fs.BoolVar(&o.Keep, "keep", false, "leave the queues, database and files behind for inspection")
 	fs.StringVar(&level, "log-level", "info", "info prints progress to stderr; warn is quiet")
+	fs.StringVar(&fromJSON, "from-json", "", "print the table of a report saved with --json, without running anything")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return errUsage
+	}
+	if fromJSON != "" {
+		b, err := os.ReadFile(fromJSON)
+		if err != nil {
+			return err
+		}
+		var rep bench.Report
+		if err := json.Unmarshal(b, &rep); err != nil {
+			return fmt.Errorf("%s: %w", fromJSON, err)
+		}
+		return bench.NewReport(rep.Runs).WriteTable(os.Stdout)
 	}
 	if err := c.Validate(); err != nil {
 		return err
