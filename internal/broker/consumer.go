@@ -258,13 +258,12 @@ var errEarlierBatch = errors.New("an earlier batch was not stored; leaving this 
 // flush hands the batch to h until it succeeds, dead-letters the rejects,
 // then acks the whole batch with one multiple ack.
 func flush(ctx context.Context, cfg ConsumerConfig, h Handler, dl *deadLetterer, ch *amqp.Channel, batch []amqp.Delivery, log *slog.Logger, prev *turn) error {
-	// After cancellation the batch in hand still gets a bounded chance to commit.
-	hctx := ctx
-	if ctx.Err() != nil {
-		var cancel context.CancelFunc
-		hctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
-		defer cancel()
-	}
+	// The batch in hand is finished even if shutdown begins meanwhile: its
+	// context ends only ShutdownGrace after ctx does.
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(cfg.ShutdownGrace, cancel) })
+	defer stopGrace()
 	var bo Backoff
 	for {
 		rejects, err := h.Handle(hctx, batch)
