@@ -47,7 +47,7 @@ func TestReportRatioAndTable(t *testing.T) {
 }
 
 func TestVmRSS(t *testing.T) {
-	if got := vmRSS([]byte("Name:\tx\nVmRSS:\t  2048 kB\nVmSwap: 0 kB\n")); got != 2048*1024 {
+	if got := vmField([]byte("Name:\tx\nVmHWM:\t  4096 kB\nVmRSS:\t  2048 kB\nVmSwap: 0 kB\n"), "VmRSS:"); got != 2048*1024 {
 		t.Fatalf("got %d", got)
 	}
 }
