@@ -11,6 +11,7 @@ import (
 	"github.com/datastream/datastream/internal/logformat"
 	"github.com/datastream/datastream/internal/pipeline"
 	"github.com/datastream/datastream/internal/record"
+	"github.com/datastream/datastream/internal/store"
 	"github.com/datastream/datastream/internal/tail"
 )
 
@@ -143,9 +144,12 @@ func (s *settings) consumerConfig(name, queue string) (broker.ConsumerConfig, er
 	}, nil
 }
 
-func runLake(ctx context.Context, args []string) error {
+// runConsumer is the life of a consumer process: flags, store, handler,
+// consume until stopped. handler builds what stores the deliveries.
+func runConsumer(ctx context.Context, args []string, name string, queue func(*settings) string,
+	handler func(*settings, *store.Store, pipeline.Observer) (broker.Handler, error)) error {
 	var s settings
-	fs, err := newFlags("data-lake-consumer", "data-lake-consumer [flags]", &s)
+	fs, err := newFlags(name, name+" [flags]", &s)
 	if err != nil {
 		return err
 	}
@@ -155,7 +159,7 @@ func runLake(ctx context.Context, args []string) error {
 	if err := parse(fs, &s, args); err != nil {
 		return err
 	}
-	cc, err := s.consumerConfig("data-lake-consumer", s.LakeQueue)
+	cc, err := s.consumerConfig(name, queue(&s))
 	if err != nil {
 		return err
 	}
@@ -167,8 +171,26 @@ func runLake(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	slog.Info("data-lake-consumer starting", "queue", s.LakeQueue, "table", s.RawTable, "database", st.Database())
-	return hooks.consume(ctx, cc, &pipeline.Lake{Store: st, Observe: hooks.observe()})
+	h, err := handler(&s, st, hooks.observe())
+	if err != nil {
+		return err
+	}
+	slog.Info(name+" starting", "queue", cc.Queue, "raw_table", s.RawTable, "clean_table", s.CleanTable, "format", s.LogFormat, "database", st.Database())
+	return hooks.consume(ctx, cc, h)
+}
+
+func runLake(ctx context.Context, args []string) error {
+	return runConsumer(ctx, args, "data-lake-consumer", func(s *settings) string { return s.LakeQueue },
+		func(_ *settings, st *store.Store, obs pipeline.Observer) (broker.Handler, error) {
+			return &pipeline.Lake{Store: st, Observe: obs}, nil
+		})
+}
+
+func runClean(ctx context.Context, args []string) error {
+	return runConsumer(ctx, args, "data-clean-consumer", func(s *settings) string { return s.CleanQueue },
+		func(s *settings, st *store.Store, obs pipeline.Observer) (broker.Handler, error) {
+			return s.cleanHandler(st, obs)
+		})
 }
 
 // cleanHandler resolves the log format and builds the clean handler.
@@ -182,36 +204,4 @@ func (s *settings) cleanHandler(w pipeline.CleanWriter, obs pipeline.Observer) (
 		formatName = c.Chosen
 	}
 	return &pipeline.Clean{Store: w, Parser: parser, FormatName: formatName, Observe: obs}, nil
-}
-
-func runClean(ctx context.Context, args []string) error {
-	var s settings
-	fs, err := newFlags("data-clean-consumer", "data-clean-consumer [flags]", &s)
-	if err != nil {
-		return err
-	}
-	consumerFlags(fs, &s)
-	var hooks benchHooks
-	hooks.consumerFlags(fs)
-	if err := parse(fs, &s, args); err != nil {
-		return err
-	}
-	cc, err := s.consumerConfig("data-clean-consumer", s.CleanQueue)
-	if err != nil {
-		return err
-	}
-	if hooks.discard {
-		return hooks.consume(ctx, cc, discardHandler{&hooks})
-	}
-	st, err := s.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	h, err := s.cleanHandler(st, hooks.observe())
-	if err != nil {
-		return err
-	}
-	slog.Info("data-clean-consumer starting", "queue", s.CleanQueue, "table", s.CleanTable, "format", s.LogFormat, "database", st.Database())
-	return hooks.consume(ctx, cc, h)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/datastream/datastream/internal/broker"
 	"github.com/datastream/datastream/internal/config"
+	"github.com/datastream/datastream/internal/logformat"
 	"github.com/datastream/datastream/internal/store"
 )
 
@@ -69,6 +70,10 @@ func parse(fs *config.FlagSet, s *settings, args []string) error {
 	}
 	if err := s.Validate(); err != nil {
 		return err
+	}
+	// A bad format fails at start-up, not after the database is reached.
+	if _, _, err := logformat.Resolve(s.LogFormat); err != nil {
+		return fmt.Errorf("--log-format: %w", err)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(s.LogLevel)); err != nil {
