@@ -25,18 +25,20 @@ type landing struct {
 	mu       sync.Mutex
 	lake     map[record.ID]struct{}
 	clean    map[record.ID]struct{}
+	files    map[[8]byte]struct{} // identities of the files read
 	rejected int
 	changed  chan struct{}
 }
 
 func newLanding() *landing {
-	return &landing{lake: map[record.ID]struct{}{}, clean: map[record.ID]struct{}{}, changed: make(chan struct{}, 1)}
+	return &landing{lake: map[record.ID]struct{}{}, clean: map[record.ID]struct{}{}, files: map[[8]byte]struct{}{}, changed: make(chan struct{}, 1)}
 }
 
 func (l *landing) read(id record.ID) {
 	l.mu.Lock()
 	l.lake[id] = struct{}{}
 	l.clean[id] = struct{}{}
+	l.files[id.File()] = struct{}{}
 	l.mu.Unlock()
 }
 
@@ -156,14 +158,20 @@ func runAll(ctx context.Context, args []string) error {
 		return err
 	}
 	secs := time.Since(start).Seconds()
-	raw, clean, err := st.Count(ctx)
+	land.mu.Lock()
+	rejected := land.rejected
+	files := make([][8]byte, 0, len(land.files))
+	for f := range land.files {
+		files = append(files, f)
+	}
+	land.mu.Unlock()
+	// The rows of this run's files, counted in the tables themselves (other
+	// files' rows may share the tables).
+	raw, clean, err := st.CountFiles(ctx, files)
 	if err != nil {
 		return err
 	}
 	read := prod.Stats.Read.Load()
-	land.mu.Lock()
-	rejected := land.rejected
-	land.mu.Unlock()
 	fmt.Printf("lines read %d, raw rows %d, clean rows %d, rejected %d, %.2f s, %.0f lines/s\n",
 		read, raw, clean, rejected, secs, float64(read)/secs)
 	if show > 0 {

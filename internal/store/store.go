@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/datastream/datastream/internal/record"
 )
 
 //go:embed migrations/*.sql
@@ -248,6 +250,27 @@ func (s *Store) Count(ctx context.Context) (raw, clean int64, err error) {
 	}
 	if err = s.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+s.clean).Scan(&clean); err != nil {
 		return 0, 0, fmt.Errorf("count %s: %w", s.cleanName, err)
+	}
+	return raw, clean, nil
+}
+
+// CountFiles returns the rows of the raw and clean tables whose lines come
+// from the given files (the first half of their ids): a primary-key range
+// per file, so it is cheap however big the tables are.
+func (s *Store) CountFiles(ctx context.Context, files [][8]byte) (raw, clean int64, err error) {
+	for _, f := range files {
+		lo := record.NewID(f, 0)
+		hi := record.NewID(f, -1) // all offset bits set
+		for _, t := range []struct {
+			table string
+			n     *int64
+		}{{s.raw, &raw}, {s.clean, &clean}} {
+			var n int64
+			if err := s.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+t.table+" WHERE id BETWEEN ? AND ?", lo[:], hi[:]).Scan(&n); err != nil {
+				return 0, 0, fmt.Errorf("count rows of file %x: %w", f, err)
+			}
+			*t.n += n
+		}
 	}
 	return raw, clean, nil
 }

@@ -47,6 +47,12 @@ func TestWriteRawIdempotentAndExact(t *testing.T) {
 	if raw != int64(len(ls)) {
 		t.Fatalf("%d rows after writing %d lines twice", raw, len(ls))
 	}
+	if r, c, err := st.CountFiles(ctx, [][8]byte{{1}}); err != nil || r != 1200 || c != 0 {
+		t.Fatalf("CountFiles(file 1) = %d, %d, %v; want 1200 raw rows", r, c, err)
+	}
+	if r, _, err := st.CountFiles(ctx, [][8]byte{{1}, {2}}); err != nil || r != int64(len(ls)) {
+		t.Fatalf("CountFiles(files 1, 2) = %d, %v; want %d", r, err, len(ls))
+	}
 	rows, err := st.DB.Query("SELECT id, line FROM `raw-log`")
 	if err != nil {
 		t.Fatal(err)
