@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -25,7 +28,13 @@ type PublisherConfig struct {
 	// OnConfirm is called once per message, from one goroutine, when
 	// RabbitMQ has confirmed it (it is then on disk in every queue).
 	OnConfirm func(token any)
-	Logger    *slog.Logger
+	// ConfirmTimeout: when messages are outstanding, the broker is not
+	// blocking publishers, and no confirm has come for this long, the
+	// connection is reset and everything unconfirmed is sent again
+	// (default 20s). It guards against a connection that hangs without
+	// failing.
+	ConfirmTimeout time.Duration
+	Logger         *slog.Logger
 }
 
 type outMsg struct {
@@ -52,6 +61,8 @@ type Publisher struct {
 	retry    []*outMsg          // to send again, in order
 	returned map[string]bool    // message ids the broker could not route
 	idle     *sync.Cond         // signalled when a slot frees
+	progress atomic.Int64       // unix ns of the last confirm, or of the first send after none were pending
+	blocked  atomic.Bool        // the broker said it blocks publishing
 	// redeclare is set when the broker returned a message as unroutable:
 	// someone deleted a queue or binding, so the session starts over.
 	redeclare bool
@@ -64,6 +75,9 @@ func NewPublisher(cfg PublisherConfig) *Publisher {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.ConfirmTimeout <= 0 {
+		cfg.ConfirmTimeout = 20 * time.Second
 	}
 	if cfg.OnConfirm == nil {
 		cfg.OnConfirm = func(any) {}
@@ -162,11 +176,15 @@ func (p *Publisher) loop(ctx context.Context) {
 // session runs one connection: connect, declare, resend what is
 // unconfirmed, then publish until the connection fails.
 func (p *Publisher) session(ctx context.Context, bo *Backoff) error {
-	conn, err := p.cfg.Dialer.Dial()
+	conn, raw, err := p.cfg.Dialer.dial()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	p.blocked.Store(false)
+	p.progress.Store(time.Now().UnixNano())
+	stopWatch := p.watch(raw)
+	defer stopWatch()
 	ch, err := conn.Channel()
 	if err != nil {
 		return fmt.Errorf("open channel: %w", err)
@@ -217,6 +235,8 @@ func (p *Publisher) session(ctx context.Context, bo *Backoff) error {
 			}
 			return e
 		case b := <-blocked:
+			p.blocked.Store(b.Active)
+			p.progress.Store(time.Now().UnixNano())
 			if b.Active {
 				p.log.Warn("RabbitMQ blocked publishing (memory or disk alarm)", "reason", b.Reason)
 			} else {
@@ -236,6 +256,9 @@ func (p *Publisher) session(ctx context.Context, bo *Backoff) error {
 func (p *Publisher) send(ch *amqp.Channel, m *outMsg) error {
 	p.mu.Lock()
 	m.seq = ch.GetNextPublishSeqNo()
+	if len(p.pending) == 0 {
+		p.progress.Store(time.Now().UnixNano())
+	}
 	p.pending[m.seq] = m
 	p.mu.Unlock()
 	if err := ch.Publish(p.cfg.Topology.Exchange, p.cfg.Topology.RoutingKey, true, false, m.pub); err != nil {
@@ -275,6 +298,7 @@ func (p *Publisher) confirmer(confirms <-chan amqp.Confirmation, returns <-chan 
 				break drain
 			}
 		}
+		p.progress.Store(time.Now().UnixNano())
 		m := p.pending[c.DeliveryTag]
 		delete(p.pending, c.DeliveryTag)
 		if m == nil {
@@ -322,4 +346,35 @@ func (p *Publisher) requeuePending() {
 	p.retry = append(left, p.retry...)
 	clear(p.pending)
 	clear(p.returned)
+}
+
+// watch closes the socket when confirms stop coming while messages wait
+// for them; the session then fails and starts over. It returns a function
+// that stops the watch and waits for it.
+func (p *Publisher) watch(raw net.Conn) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+			}
+			p.mu.Lock()
+			waiting := len(p.pending)
+			p.mu.Unlock()
+			idle := time.Since(time.Unix(0, p.progress.Load()))
+			if waiting > 0 && !p.blocked.Load() && idle > p.cfg.ConfirmTimeout {
+				p.log.Warn("no confirm from RabbitMQ; resetting the connection", "waited", idle.Round(time.Second), "unconfirmed", waiting)
+				if raw != nil {
+					_ = raw.Close()
+				}
+				return
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -94,7 +95,21 @@ type Dialer struct {
 
 // Dial opens one connection.
 func (d Dialer) Dial() (*amqp.Connection, error) {
+	conn, _, err := d.dial()
+	return conn, err
+}
+
+// dial opens one connection and also returns its socket, which a watchdog
+// can close to unblock whatever waits on a connection that stopped moving.
+func (d Dialer) dial() (*amqp.Connection, net.Conn, error) {
+	var raw net.Conn
+	tcp := amqp.DefaultDial(30 * time.Second)
 	cfg := amqp.Config{
+		Dial: func(network, addr string) (net.Conn, error) {
+			c, err := tcp(network, addr)
+			raw = c
+			return c, err
+		},
 		Heartbeat:       10 * time.Second,
 		TLSClientConfig: d.TLS,
 		Properties:      amqp.NewConnectionProperties(),
@@ -104,9 +119,9 @@ func (d Dialer) Dial() (*amqp.Connection, error) {
 	}
 	conn, err := amqp.DialConfig(d.URL, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to RabbitMQ: %w", err)
+		return nil, nil, fmt.Errorf("connect to RabbitMQ: %w", err)
 	}
-	return conn, nil
+	return conn, raw, nil
 }
 
 // Backoff yields growing, jittered delays for reconnect loops so that many

@@ -1,0 +1,48 @@
+package broker
+
+import (
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+)
+
+// A connection that stops confirming while messages wait is closed by the
+// watchdog; one that is idle, or blocked by the broker, is left alone.
+func TestWatchClosesAStalledConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		pending   int
+		blocked   bool
+		wantClose bool
+	}{
+		{"stalled", 3, false, true},
+		{"idle", 0, false, false},
+		{"blocked by an alarm", 3, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Publisher{cfg: PublisherConfig{ConfirmTimeout: 100 * time.Millisecond}, log: slog.Default(), pending: map[uint64]*outMsg{}}
+			for i := range tc.pending {
+				p.pending[uint64(i+1)] = &outMsg{}
+			}
+			p.blocked.Store(tc.blocked)
+			p.progress.Store(time.Now().Add(-time.Minute).UnixNano())
+			client, server := net.Pipe()
+			defer server.Close()
+			stop := p.watch(client)
+			time.Sleep(1500 * time.Millisecond) // the watch ticks every second
+			stop()
+			_ = server.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			_, err := server.Write([]byte("x"))
+			closed := err != nil && !isTimeout(err)
+			if closed != tc.wantClose {
+				t.Fatalf("connection closed = %v (write error %v), want %v", closed, err, tc.wantClose)
+			}
+		})
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
