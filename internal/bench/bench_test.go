@@ -3,8 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,11 +57,9 @@ func TestBenchAgainstServices(t *testing.T) {
 		t.Skip("integration test against RabbitMQ and MariaDB")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "datastream")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/datastream")
-	build.Dir = moduleRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := testenv.BuildBinary(dir, false)
+	if err != nil {
+		t.Fatal(err)
 	}
 	o := Options{
 		Binary: bin, AMQPURL: testenv.AMQPURL(), MySQLDSN: testenv.MySQLServerDSN(),
@@ -108,16 +104,4 @@ func TestBenchAgainstServices(t *testing.T) {
 	if len(left) != 0 {
 		t.Errorf("run directories left behind: %v", left)
 	}
-}
-
-func moduleRoot(t *testing.T) string {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
-	if _, err := os.Stat(filepath.Join(root, "cmd", "datastream")); err != nil {
-		t.Fatal(err)
-	}
-	return root
 }
