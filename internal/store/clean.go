@@ -54,8 +54,7 @@ func (s *Store) WriteClean(ctx context.Context, rows []clean.Row) error {
 		}
 		sizes[i] = size
 	}
-	ins := newInserter(s.clean, cleanCols)
-	err := s.write(ctx, ins, args, sizes)
+	err := s.write(ctx, s.cleanIns, args, sizes)
 	if err != nil {
 		return fmt.Errorf("write %d rows to %s: %w", len(rows), s.cleanName, err)
 	}

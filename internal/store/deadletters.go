@@ -57,8 +57,7 @@ func (s *Store) RecordDeadLetters(ctx context.Context, ids []record.ID) error {
 		args[i] = ids[i][:]
 		sizes[i] = 40
 	}
-	ins := newInserter(s.deadTable(), []string{"id"})
-	if err := s.inTx(ctx, func(tx *sql.Tx) error { return ins.exec(ctx, tx, args, sizes, s.maxStmt) }); err != nil {
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.deadIns.exec(ctx, tx, args, sizes, s.maxStmt) }); err != nil {
 		return fmt.Errorf("record %d dead letters: %w", len(ids), err)
 	}
 	return nil

@@ -28,8 +28,7 @@ func (s *Store) WriteRaw(ctx context.Context, lines []record.Line) error {
 		args = append(args, id[:], clean.TextString(l.SourceHost, 255), clean.TextString(l.SourcePath, 1024), l.ID.Offset(), l.ReceivedAt, data)
 		sizes[i] = 2*len(data) + len(l.SourcePath) + len(l.SourceHost) + 96
 	}
-	ins := newInserter(s.raw, rawCols)
-	err := s.write(ctx, ins, args, sizes)
+	err := s.write(ctx, s.rawIns, args, sizes)
 	if err != nil {
 		return fmt.Errorf("write %d rows to %s: %w", len(lines), s.rawName, err)
 	}

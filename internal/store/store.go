@@ -51,6 +51,8 @@ type Store struct {
 	maxStmt  int
 	loadData atomic.Bool
 	log      *slog.Logger
+	// The statements of each table, built once.
+	rawIns, cleanIns, deadIns inserter
 
 	loads, loadFallbacks atomic.Int64
 }
@@ -115,6 +117,9 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		log: c.Logger.With("component", "store"),
 	}
 	s.loadData.Store(c.LoadData)
+	s.rawIns = newInserter(s.raw, rawCols)
+	s.cleanIns = newInserter(s.clean, cleanCols)
+	s.deadIns = newInserter(s.deadTable(), []string{"id"})
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
