@@ -180,11 +180,28 @@ func (p *Publisher) session(ctx context.Context, bo *Backoff) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	// Tearing down never waits on the AMQP library: the socket is dropped
+	// (which ends any read or write on it), what this channel did not
+	// confirm is queued to go again on the next one, and the polite close
+	// runs in the background, so a wedged connection cannot wedge the
+	// publisher.
+	stopWatch, dead := func() {}, (<-chan struct{})(nil)
+	var confirmerStop, confirmerDone chan struct{}
+	defer func() {
+		stopWatch()
+		if raw != nil {
+			_ = raw.Close()
+		}
+		if confirmerDone != nil {
+			close(confirmerStop)
+			<-confirmerDone
+			p.requeuePending()
+		}
+		go conn.Close()
+	}()
 	p.blocked.Store(false)
 	p.progress.Store(time.Now().UnixNano())
-	stopWatch := p.watch(raw)
-	defer stopWatch()
+	stopWatch, dead = p.watch(raw)
 	ch, err := conn.Channel()
 	if err != nil {
 		return fmt.Errorf("open channel: %w", err)
@@ -200,16 +217,10 @@ func (p *Publisher) session(ctx context.Context, bo *Backoff) error {
 	returns := ch.NotifyReturn(make(chan amqp.Return, p.cfg.Window+1))
 	blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
 
-	confirmerDone := make(chan struct{})
+	confirmerStop, confirmerDone = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(confirmerDone)
-		p.confirmer(confirms, returns)
-	}()
-	// Whatever this channel did not confirm must go again on the next one.
-	defer func() {
-		_ = ch.Close()
-		<-confirmerDone
-		p.requeuePending()
+		p.confirmer(confirms, returns, confirmerStop)
 	}()
 
 	bo.Reset()
@@ -234,7 +245,13 @@ func (p *Publisher) session(ctx context.Context, bo *Backoff) error {
 				return errors.New("channel closed")
 			}
 			return e
-		case b := <-blocked:
+		case <-dead:
+			return errors.New("no confirm for too long; connection reset")
+		case b, ok := <-blocked:
+			if !ok {
+				blocked = nil
+				continue
+			}
 			p.blocked.Store(b.Active)
 			p.progress.Store(time.Now().UnixNano())
 			if b.Active {
@@ -286,8 +303,23 @@ func (p *Publisher) sendRetries(ch *amqp.Channel) error {
 // confirmer settles confirms. A return for a message always precedes its
 // confirm on the wire and the library hands both over in that order, so
 // draining returns first tells whether an ack was for a routed message.
-func (p *Publisher) confirmer(confirms <-chan amqp.Confirmation, returns <-chan amqp.Return) {
-	for c := range confirms {
+func (p *Publisher) confirmer(confirms <-chan amqp.Confirmation, returns <-chan amqp.Return, stop <-chan struct{}) {
+	for {
+		var c amqp.Confirmation
+		var ok bool
+		select {
+		case c, ok = <-confirms:
+		case <-stop:
+			// Settle what has already arrived, then leave.
+			select {
+			case c, ok = <-confirms:
+			default:
+				return
+			}
+		}
+		if !ok {
+			return
+		}
 		p.mu.Lock()
 	drain:
 		for {
@@ -349,10 +381,10 @@ func (p *Publisher) requeuePending() {
 }
 
 // watch closes the socket when confirms stop coming while messages wait
-// for them; the session then fails and starts over. It returns a function
-// that stops the watch and waits for it.
-func (p *Publisher) watch(raw net.Conn) (stop func()) {
-	quit, done := make(chan struct{}), make(chan struct{})
+// for them, and closes dead so the session fails and starts over even if
+// the library never reports the loss. stop ends the watch and waits for it.
+func (p *Publisher) watch(raw net.Conn) (stop func(), dead <-chan struct{}) {
+	quit, done, fired := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		tick := time.NewTicker(time.Second)
@@ -372,9 +404,11 @@ func (p *Publisher) watch(raw net.Conn) (stop func()) {
 				if raw != nil {
 					_ = raw.Close()
 				}
+				close(fired)
 				return
 			}
 		}
 	}()
-	return func() { close(quit); <-done }
+	var once sync.Once
+	return func() { once.Do(func() { close(quit); <-done }) }, fired
 }

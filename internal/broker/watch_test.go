@@ -29,9 +29,19 @@ func TestWatchClosesAStalledConnection(t *testing.T) {
 			p.progress.Store(time.Now().Add(-time.Minute).UnixNano())
 			client, server := net.Pipe()
 			defer server.Close()
-			stop := p.watch(client)
+			stop, dead := p.watch(client)
 			time.Sleep(1500 * time.Millisecond) // the watch ticks every second
 			stop()
+			select {
+			case <-dead:
+				if !tc.wantClose {
+					t.Fatal("dead signalled for a healthy connection")
+				}
+			default:
+				if tc.wantClose {
+					t.Fatal("dead not signalled for a stalled connection")
+				}
+			}
 			_ = server.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 			_, err := server.Write([]byte("x"))
 			closed := err != nil && !isTimeout(err)
