@@ -42,10 +42,11 @@ func (l *landing) read(id record.ID) {
 	l.mu.Unlock()
 }
 
-func (l *landing) observe(set func(*landing) map[record.ID]struct{}, countRejects bool) pipeline.Observer {
+// observe returns the observer that removes landed lines from m (l.lake or
+// l.clean, guarded by l.mu).
+func (l *landing) observe(m map[record.ID]struct{}, countRejects bool) pipeline.Observer {
 	return func(stored, rejected []record.ID) {
 		l.mu.Lock()
-		m := set(l)
 		for _, id := range stored {
 			delete(m, id)
 		}
@@ -106,8 +107,8 @@ func runAll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	lake := &pipeline.Lake{Store: st, Observe: land.observe(func(l *landing) map[record.ID]struct{} { return l.lake }, false)}
-	cleanH, err := p.cleanHandler(st, land.observe(func(l *landing) map[record.ID]struct{} { return l.clean }, true))
+	lake := &pipeline.Lake{Store: st, Observe: land.observe(land.lake, false)}
+	cleanH, err := p.cleanHandler(st, land.observe(land.clean, true))
 	if err != nil {
 		return err
 	}
