@@ -200,10 +200,18 @@ func (w *logWriter) rotateRename(to string, linger time.Duration) error {
 // truncate it in place; the server keeps its file descriptor. The writer is
 // paused from pause before the copy until the truncate, the window in which
 // a line written would be in neither file if the reader had not read it.
-func (w *logWriter) copyTruncate(to string, pause time.Duration) error {
+// copyTruncate pauses the writer, waits until readAll(n) says the n lines
+// written so far have been read (or pause has passed, at least), then copies
+// and truncates. logrotate cannot wait like this; lines written between the
+// reader's last read and the truncate are in the copy only, an inherent race
+// of copytruncate, so the test waits to check everything else exactly.
+func (w *logWriter) copyTruncate(to string, pause time.Duration, readAll func(n int) bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	time.Sleep(pause)
+	for deadline := time.Now().Add(time.Minute); !readAll(len(w.lines)) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	data, err := os.ReadFile(w.path)
 	if err != nil {
 		return err

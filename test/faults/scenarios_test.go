@@ -151,16 +151,22 @@ func TestRotateRename(t *testing.T) {
 // 5b. Rotate by copytruncate several times while writing fast. logrotate
 // copies then truncates while the server keeps writing; lines written
 // between the reader's last read and the truncate are in the copy only. The
-// writer pauses around cp+truncate (longer than the poll interval), so the
-// reader has read everything and nothing may be lost.
+// writer pauses before cp+truncate until every line so far is stored (on a
+// loaded machine a fixed pause was not always enough), so nothing may be
+// lost.
 func TestRotateCopyTruncate(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.startAll()
 	w := startWriter(t, h.logPath, 4*rate, 6)
 	h.flowing(rate)
+	// Every line written so far is stored, so the reader has read it.
+	readAll := func(n int) bool {
+		raw, _, _, err := h.counts()
+		return err == nil && raw >= n
+	}
 	for i := range 4 {
-		if err := w.copyTruncate(fmt.Sprintf("%s.%d", h.logPath, i+1), 300*time.Millisecond); err != nil {
+		if err := w.copyTruncate(fmt.Sprintf("%s.%d", h.logPath, i+1), 300*time.Millisecond, readAll); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Second)
