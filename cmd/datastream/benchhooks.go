@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,9 +26,10 @@ import (
 // an exit once a number of lines is handled, and a discard mode that only
 // acks (the broker's ceiling, no database).
 type benchHooks struct {
-	report   string
-	exitLine int64
-	discard  bool
+	report     string
+	cpuProfile string
+	exitLine   int64
+	discard    bool
 
 	lines atomic.Int64
 	first atomic.Int64
@@ -37,6 +40,27 @@ const expert = "(expert, for datastream bench) "
 
 func (b *benchHooks) producerFlags(fs *config.FlagSet) {
 	fs.StringVar(&b.report, "bench-report", "", expert+"write counters and times as JSON to this file at exit")
+	fs.StringVar(&b.cpuProfile, "cpu-profile", "", expert+"write a Go CPU profile to this file ({name} is replaced by the component's name)")
+}
+
+// profile starts the CPU profile if one was asked for; the returned func
+// ends it.
+func (b *benchHooks) profile(name string) (stop func(), err error) {
+	if b.cpuProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(strings.ReplaceAll(b.cpuProfile, "{name}", name))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func (b *benchHooks) consumerFlags(fs *config.FlagSet) {

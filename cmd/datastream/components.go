@@ -115,6 +115,11 @@ func runProducer(ctx context.Context, args []string) error {
 	if err := parse(fs, &p.settings, args); err != nil {
 		return err
 	}
+	stopProfile, err := hooks.profile("logs-producer")
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	cfg, err := p.config(nil)
 	if err != nil {
 		return err
@@ -159,6 +164,11 @@ func runConsumer(ctx context.Context, args []string, name string, queue func(*se
 	if err := parse(fs, &s, args); err != nil {
 		return err
 	}
+	stopProfile, err := hooks.profile(name)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	cc, err := s.consumerConfig(name, queue(&s))
 	if err != nil {
 		return err

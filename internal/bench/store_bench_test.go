@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,13 +18,75 @@ import (
 )
 
 // BenchmarkStore measures MariaDB's own rate for Datastream's rows, with no
-// broker: batches of realistic rows written by 2 writers, as the consumers
-// do, by multi-row INSERT and by LOAD DATA. It is the limit of the packed
-// (--lines-per-message) pipeline.
+// broker: batches of realistic rows written by 2 writers per table, as the
+// consumers do, by multi-row INSERT and by LOAD DATA, for each table alone
+// and for both at once. "both" is the limit of the packed
+// (--lines-per-message) pipeline, which writes every line to both tables.
 //
-//	go test -run XXX -bench Store -benchtime 100x ./internal/bench
+//	go test -run XXX -bench Store -benchtime 200x ./internal/bench
+//
+// DATASTREAM_BENCH_SQL, if set, is run after the tables are made (to try a
+// schema change before writing a migration for it).
 func BenchmarkStore(b *testing.B) {
 	const batch = 2500
+	lines, rows := storeBenchRows(b, batch)
+	for _, load := range []bool{false, true} {
+		for _, table := range []string{"raw", "clean", "both"} {
+			b.Run(fmt.Sprintf("%s/load=%v", table, load), func(b *testing.B) {
+				env := testenv.New(b)
+				st, err := store.Open(context.Background(), store.Config{DSN: env.DSN, RawTable: "raw_log", CleanTable: "clean_log", LoadData: load})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer st.Close()
+				if q := os.Getenv("DATASTREAM_BENCH_SQL"); q != "" {
+					if _, err := st.DB.Exec(q); err != nil {
+						b.Fatal(err)
+					}
+				}
+				tables := []string{table}
+				if table == "both" {
+					tables = []string{"raw", "clean"}
+				}
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				errs := make(chan error, 4)
+				b.ResetTimer()
+				start := time.Now()
+				for _, t := range tables {
+					work := make(chan struct{}, b.N)
+					for range b.N {
+						work <- struct{}{}
+					}
+					close(work)
+					for range 2 {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							if err := writeBatches(st, t, work, &next, lines, rows); err != nil {
+								select {
+								case errs <- err:
+								default:
+								}
+							}
+						}()
+					}
+				}
+				wg.Wait()
+				secs := time.Since(start).Seconds()
+				select {
+				case err := <-errs:
+					b.Fatal(err)
+				default:
+				}
+				b.ReportMetric(float64(b.N*batch)/secs, "lines/s")
+			})
+		}
+	}
+}
+
+// storeBenchRows makes n realistic lines that parse, and their clean rows.
+func storeBenchRows(b *testing.B, n int) ([]record.Line, []clean.Row) {
 	g, err := loggen.New(loggen.Options{Seed: 3})
 	if err != nil {
 		b.Fatal(err)
@@ -32,7 +95,7 @@ func BenchmarkStore(b *testing.B) {
 	var lines []record.Line
 	var rows []clean.Row
 	off := int64(0)
-	for len(rows) < batch {
+	for len(rows) < n {
 		_, data := g.Next()
 		l := record.Line{ID: record.NewID([8]byte{1}, off), SourceHost: "bench", SourcePath: "/var/log/nginx/access.log", ReceivedAt: time.Now().UTC(), Data: append([]byte(nil), data...)}
 		off += int64(len(data)) + 1
@@ -43,61 +106,29 @@ func BenchmarkStore(b *testing.B) {
 		lines = append(lines, l)
 		rows = append(rows, clean.Build(&l, &e, "combined"))
 	}
-	for _, load := range []bool{false, true} {
-		for _, table := range []string{"raw", "clean"} {
-			b.Run(fmt.Sprintf("%s/load=%v", table, load), func(b *testing.B) {
-				env := testenv.New(b)
-				st, err := store.Open(context.Background(), store.Config{DSN: env.DSN, RawTable: "raw_log", CleanTable: "clean_log", LoadData: load})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer st.Close()
-				var next atomic.Int64
-				work := make(chan int)
-				var wg sync.WaitGroup
-				errs := make(chan error, 2)
-				b.ResetTimer()
-				start := time.Now()
-				for range 2 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						ls := append([]record.Line(nil), lines...)
-						rs := append([]clean.Row(nil), rows...)
-						for range work {
-							base := next.Add(1) << 32
-							for i := range ls {
-								ls[i].ID = record.NewID([8]byte{2}, base+int64(i))
-								rs[i].ID = ls[i].ID
-							}
-							var err error
-							if table == "raw" {
-								err = st.WriteRaw(context.Background(), ls)
-							} else {
-								err = st.WriteClean(context.Background(), rs)
-							}
-							if err != nil {
-								select {
-								case errs <- err:
-								default:
-								}
-							}
-						}
-					}()
-				}
-				for range b.N {
-					work <- 0
-				}
-				close(work)
-				wg.Wait()
-				secs := time.Since(start).Seconds()
-				select {
-				case err := <-errs:
-					b.Fatal(err)
-				default:
-				}
-				b.ReportMetric(float64(b.N*batch)/secs, "rows/s")
-			})
+	return lines, rows
+}
+
+// writeBatches writes one batch of table per item of work, each under
+// fresh ids, until work is drained. Ids grow like a file's offsets do.
+func writeBatches(st *store.Store, table string, work <-chan struct{}, next *atomic.Int64, lines []record.Line, rows []clean.Row) error {
+	ls := append([]record.Line(nil), lines...)
+	rs := append([]clean.Row(nil), rows...)
+	for range work {
+		base := next.Add(1) << 32
+		for i := range ls {
+			ls[i].ID = record.NewID([8]byte{2}, base+int64(i))
+			rs[i].ID = ls[i].ID
+		}
+		var err error
+		if table == "raw" {
+			err = st.WriteRaw(context.Background(), ls)
+		} else {
+			err = st.WriteClean(context.Background(), rs)
+		}
+		if err != nil {
+			return err
 		}
 	}
+	return nil
 }
