@@ -19,43 +19,82 @@ var cleanCols = []string{
 	"extra", "log_format",
 }
 
+// cleanRows are rows of clean_log in the order of cleanCols.
+type cleanRows []clean.Row
+
+func (c cleanRows) len() int { return len(c) }
+
+func (c cleanRows) row(w rowWriter, i int) {
+	r := &c[i]
+	w.bytes(r.ID[:])
+	w.text(r.SourceHost)
+	w.text(r.SourcePath)
+	w.time(r.ReceivedAt)
+	optTime(w, r.Time)
+
+	w.text(r.RemoteAddr)
+	w.bytes(r.ClientIP)
+	optText(w, r.RemoteUser)
+	optText(w, r.Session)
+	w.bool(r.IsEmail)
+	optText(w, r.EmailDomain)
+
+	optText(w, r.Request)
+	optText(w, r.Method)
+	optText(w, r.URL)
+	optText(w, r.Scheme)
+	optText(w, r.Host)
+	if r.Port == nil {
+		w.null()
+	} else {
+		w.uint(uint64(*r.Port))
+	}
+	optText(w, r.Path)
+	optText(w, r.Query)
+	optText(w, r.Protocol)
+
+	if r.Status == nil {
+		w.null()
+	} else {
+		w.int(int64(*r.Status))
+	}
+	optText(w, r.StatusText)
+	optInt(w, r.Bytes)
+	optInt(w, r.BytesSent)
+	optInt(w, r.RequestLength)
+	optFloat(w, r.RequestTime)
+	optFloat(w, r.UpstreamResponseTime)
+	optText(w, r.UpstreamResponseTimes)
+
+	optText(w, r.Referrer)
+	optText(w, r.UserAgent)
+	optText(w, r.XForwardedFor)
+	optText(w, r.HostHeader)
+	optText(w, r.ServerName)
+	optText(w, r.SSLProtocol)
+	optText(w, r.UpstreamAddr)
+	optText(w, r.UpstreamCacheStatus)
+	optText(w, r.RequestID)
+
+	optText(w, r.Country)
+	optText(w, r.City)
+	optBool(w, r.IsBot)
+	optText(w, r.BotName)
+	optText(w, r.UAFamily)
+	optText(w, r.UAOS)
+	optText(w, r.Device)
+
+	optText(w, r.Extra)
+	w.text(r.LogFormat)
+}
+
 // WriteClean stores parsed rows in one transaction; a row already stored
 // (same id) is left as it is.
 func (s *Store) WriteClean(ctx context.Context, rows []clean.Row) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(rows)*len(cleanCols))
-	sizes := make([]int, len(rows))
-	for i := range rows {
-		r := &rows[i]
-		id := r.ID
-		var ip any
-		if r.ClientIP != nil {
-			ip = r.ClientIP
-		}
-		before := len(args)
-		args = append(args,
-			id[:], r.SourceHost, r.SourcePath, r.ReceivedAt, r.Time,
-			r.RemoteAddr, ip, r.RemoteUser, r.Session, r.IsEmail, r.EmailDomain,
-			r.Request, r.Method, r.URL, r.Scheme, r.Host, r.Port, r.Path, r.Query, r.Protocol,
-			r.Status, r.StatusText, r.Bytes, r.BytesSent, r.RequestLength,
-			r.RequestTime, r.UpstreamResponseTime, r.UpstreamResponseTimes,
-			r.Referrer, r.UserAgent, r.XForwardedFor, r.HostHeader, r.ServerName,
-			r.SSLProtocol, r.UpstreamAddr, r.UpstreamCacheStatus, r.RequestID,
-			r.Country, r.City, r.IsBot, r.BotName, r.UAFamily, r.UAOS, r.Device,
-			r.Extra, r.LogFormat,
-		)
-		size := 64 * len(cleanCols)
-		for _, a := range args[before:] {
-			if p, ok := a.(*string); ok && p != nil {
-				size += 2 * len(*p)
-			}
-		}
-		sizes[i] = size
-	}
-	err := s.write(ctx, s.cleanIns, args, sizes)
-	if err != nil {
+	if err := s.write(ctx, s.cleanIns, cleanRows(rows)); err != nil {
 		return fmt.Errorf("write %d rows to %s: %w", len(rows), s.cleanName, err)
 	}
 	return nil

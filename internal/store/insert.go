@@ -16,8 +16,8 @@ type inserter struct {
 	suffix string // ON DUPLICATE KEY UPDATE ...
 	group  string // (?,?,...)
 	ncols  int
-	table  string // quoted, for LOAD DATA
-	cols   string // quoted column list
+	table  string   // quoted, for LOAD DATA
+	quoted []string // quoted column names
 }
 
 func newInserter(table string, cols []string) inserter {
@@ -31,7 +31,7 @@ func newInserter(table string, cols []string) inserter {
 		group:  "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")",
 		ncols:  len(cols),
 		table:  table,
-		cols:   strings.Join(q, ","),
+		quoted: q,
 	}
 }
 

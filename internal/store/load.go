@@ -5,12 +5,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -31,11 +30,11 @@ var (
 	errLoadWarnings = errors.New("LOAD DATA left warnings")
 )
 
-// write stores the rows of args in one transaction, by LOAD DATA when the
+// write stores the rows of src in one transaction, by LOAD DATA when the
 // store is set to and the batch is large enough, else by INSERT.
-func (s *Store) write(ctx context.Context, ins inserter, args []any, sizes []int) error {
-	if s.loadData.Load() && len(sizes) >= minLoadRows {
-		err := s.inTx(ctx, func(tx *sql.Tx) error { return ins.load(ctx, tx, args) })
+func (s *Store) write(ctx context.Context, ins inserter, src rowSource) error {
+	if s.loadData.Load() && src.len() >= minLoadRows {
+		err := s.inTx(ctx, func(tx *sql.Tx) error { return ins.load(ctx, tx, src) })
 		if loadRefused(err) {
 			s.loadData.Store(false)
 			s.log.Warn("the server refuses LOAD DATA LOCAL (local_infile=OFF?); writing with INSERT from now on", "err", err)
@@ -49,29 +48,46 @@ func (s *Store) write(ctx context.Context, ins inserter, args []any, sizes []int
 		}
 		s.loadFallbacks.Add(1)
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error { return ins.exec(ctx, tx, args, sizes, s.maxStmt) })
+	a := collect(src, ins.ncols)
+	return s.inTx(ctx, func(tx *sql.Tx) error { return ins.exec(ctx, tx, a.args, a.sizes, s.maxStmt) })
 }
 
-// load streams the rows as text to LOAD DATA LOCAL INFILE.
-func (in inserter) load(ctx context.Context, tx *sql.Tx, args []any) error {
-	var buf bytes.Buffer
-	buf.Grow(len(args) * 16)
-	for i, a := range args {
-		if err := appendField(&buf, a); err != nil {
-			return err
-		}
-		if (i+1)%in.ncols == 0 {
-			buf.WriteByte('\n')
-		} else {
-			buf.WriteByte('\t')
+// loadBufs keeps LOAD DATA text buffers between batches: they are the
+// consumers' largest allocation.
+var loadBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooled is the largest buffer kept for reuse.
+const maxPooled = 16 << 20
+
+// load streams the rows as text to LOAD DATA LOCAL INFILE. Columns that
+// are NULL in every row are left out of the statement: each of them is
+// nullable with a NULL default, so the row is the same and the server does
+// less work (a log format fills only some of clean_log's columns).
+func (in inserter) load(ctx context.Context, tx *sql.Tx, src rowSource) error {
+	skip := nullColumns(src, in.ncols)
+	cols := make([]string, 0, in.ncols)
+	for i, c := range in.quoted {
+		if !skip[i] {
+			cols = append(cols, c)
 		}
 	}
+	bp := loadBufs.Get().(*[]byte)
+	w := &textWriter{buf: (*bp)[:0], ncols: in.ncols, skip: skip}
+	for i := range src.len() {
+		src.row(w, i)
+	}
+	data := w.buf
+	defer func() {
+		if cap(data) <= maxPooled {
+			*bp = data[:0]
+			loadBufs.Put(bp)
+		}
+	}()
 	name := "datastream-" + strconv.FormatUint(loadSeq.Add(1), 10)
-	data := buf.Bytes()
 	mysql.RegisterReaderHandler(name, func() io.Reader { return bytes.NewReader(data) })
 	defer mysql.DeregisterReaderHandler(name)
 	q := "LOAD DATA LOCAL INFILE 'Reader::" + name + "' IGNORE INTO TABLE " + in.table +
-		" CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (" + in.cols + ")"
+		" CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (" + strings.Join(cols, ",") + ")"
 	if _, err := tx.ExecContext(ctx, q); err != nil {
 		return err
 	}
@@ -83,105 +99,6 @@ func (in inserter) load(ctx context.Context, tx *sql.Tx, args []any) error {
 		return errLoadWarnings
 	}
 	return nil
-}
-
-// appendField writes one value in LOAD DATA's default escaping: \N is
-// NULL; backslash, tab, newline and NUL are escaped.
-func appendField(b *bytes.Buffer, a any) error {
-	switch v := a.(type) {
-	case nil:
-		b.WriteString(`\N`)
-	case []byte:
-		if v == nil {
-			b.WriteString(`\N`)
-			return nil
-		}
-		escape(b, v)
-	case string:
-		escapeString(b, v)
-	case *string:
-		if v == nil {
-			b.WriteString(`\N`)
-		} else {
-			escapeString(b, *v)
-		}
-	case bool:
-		if v {
-			b.WriteByte('1')
-		} else {
-			b.WriteByte('0')
-		}
-	case *bool:
-		if v == nil {
-			b.WriteString(`\N`)
-		} else {
-			return appendField(b, *v)
-		}
-	case int:
-		b.WriteString(strconv.Itoa(v))
-	case int64:
-		b.WriteString(strconv.FormatInt(v, 10))
-	case *int:
-		if v == nil {
-			b.WriteString(`\N`)
-		} else {
-			b.WriteString(strconv.Itoa(*v))
-		}
-	case *int64:
-		if v == nil {
-			b.WriteString(`\N`)
-		} else {
-			b.WriteString(strconv.FormatInt(*v, 10))
-		}
-	case *uint16:
-		if v == nil {
-			b.WriteString(`\N`)
-		} else {
-			b.WriteString(strconv.FormatUint(uint64(*v), 10))
-		}
-	case *float64:
-		if v == nil {
-			b.WriteString(`\N`)
-		} else {
-			b.WriteString(strconv.FormatFloat(*v, 'g', -1, 64))
-		}
-	case time.Time:
-		b.WriteString(v.UTC().Format("2006-01-02 15:04:05.999999"))
-	case *time.Time:
-		if v == nil {
-			b.WriteString(`\N`)
-		} else {
-			b.WriteString(v.UTC().Format("2006-01-02 15:04:05.999999"))
-		}
-	default:
-		return fmt.Errorf("LOAD DATA: no text form for %T", a)
-	}
-	return nil
-}
-
-func escape(b *bytes.Buffer, v []byte) {
-	for _, c := range v {
-		switch c {
-		case '\\':
-			b.WriteString(`\\`)
-		case '\t':
-			b.WriteString(`\t`)
-		case '\n':
-			b.WriteString(`\n`)
-		case 0:
-			b.WriteString(`\0`)
-		default:
-			b.WriteByte(c)
-		}
-	}
-}
-
-func escapeString(b *bytes.Buffer, v string) {
-	if !strings.ContainsAny(v, "\\\t\n\x00") {
-		b.WriteString(v)
-		return
-	}
-	escape(b, []byte(v))
 }
 
 // LoadCounts reports how many batches LOAD DATA stored, and how many it

@@ -10,26 +10,32 @@ import (
 
 var rawCols = []string{"id", "source_host", "source_path", "file_offset", "received_at", "line"}
 
+// rawRows are lines as rows of raw_log, in the order of rawCols.
+type rawRows []record.Line
+
+func (r rawRows) len() int { return len(r) }
+
+func (r rawRows) row(w rowWriter, i int) {
+	l := &r[i]
+	data := l.Data
+	if data == nil {
+		data = []byte{} // NOT NULL: an empty line is an empty value
+	}
+	w.bytes(l.ID[:])
+	w.text(clean.TextString(l.SourceHost, 255))
+	w.text(clean.TextString(l.SourcePath, 1024))
+	w.int(l.ID.Offset())
+	w.time(l.ReceivedAt)
+	w.bytes(data)
+}
+
 // WriteRaw stores lines byte for byte in one transaction. A line already
 // stored (same id) is left as it is.
 func (s *Store) WriteRaw(ctx context.Context, lines []record.Line) error {
 	if len(lines) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(lines)*len(rawCols))
-	sizes := make([]int, len(lines))
-	for i := range lines {
-		l := &lines[i]
-		id := l.ID
-		data := l.Data
-		if data == nil {
-			data = []byte{} // NOT NULL: an empty line is an empty value
-		}
-		args = append(args, id[:], clean.TextString(l.SourceHost, 255), clean.TextString(l.SourcePath, 1024), l.ID.Offset(), l.ReceivedAt, data)
-		sizes[i] = 2*len(data) + len(l.SourcePath) + len(l.SourceHost) + 96
-	}
-	err := s.write(ctx, s.rawIns, args, sizes)
-	if err != nil {
+	if err := s.write(ctx, s.rawIns, rawRows(lines)); err != nil {
 		return fmt.Errorf("write %d rows to %s: %w", len(lines), s.rawName, err)
 	}
 	return nil

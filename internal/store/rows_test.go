@@ -1,0 +1,76 @@
+package store
+
+import (
+	"testing"
+	"time"
+)
+
+// testRows is a rowSource of three columns: text, nullable int, time.
+type testRows []struct {
+	s string
+	n *int64
+	t time.Time
+}
+
+func (r testRows) len() int { return len(r) }
+func (r testRows) row(w rowWriter, i int) {
+	w.text(r[i].s)
+	optInt(w, r[i].n)
+	w.time(r[i].t)
+}
+
+func TestTextWriter(t *testing.T) {
+	seven := int64(7)
+	at := time.Date(2026, 11, 27, 6, 5, 4, 123456789, time.FixedZone("x", 3600))
+	rows := testRows{
+		{s: "a\tb\\c\nd\x00e", t: at},
+		{s: "", n: &seven, t: time.Date(987, 1, 2, 3, 4, 5, 0, time.UTC)},
+	}
+	tests := []struct {
+		name string
+		skip []bool
+		want string
+	}{
+		{"all columns", nil, "a\\tb\\\\c\\nd\\0e\t\\N\t2026-11-27 05:05:04.123456\n\t7\t0987-01-02 03:04:05.000000\n"},
+		{"middle left out", []bool{false, true, false}, "a\\tb\\\\c\\nd\\0e\t2026-11-27 05:05:04.123456\n\t0987-01-02 03:04:05.000000\n"},
+		{"last left out", []bool{false, false, true}, "a\\tb\\\\c\\nd\\0e\t\\N\n\t7\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := &textWriter{ncols: 3, skip: tt.skip}
+			for i := range rows.len() {
+				rows.row(w, i)
+			}
+			if got := string(w.buf); got != tt.want {
+				t.Fatalf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNullColumns(t *testing.T) {
+	seven := int64(7)
+	if got := nullColumns(testRows{{s: "x"}, {s: "y"}}, 3); !got[1] || got[0] || got[2] {
+		t.Fatalf("all-NULL middle column: got %v", got)
+	}
+	if got := nullColumns(testRows{{s: "x"}, {s: "y", n: &seven}}, 3); got[1] {
+		t.Fatalf("a column with one value is not all NULL: got %v", got)
+	}
+}
+
+func TestAppendDatetime(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC),
+		time.Date(1, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.FixedZone("y", -7200)),
+		time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		want := tm.UTC().Format("2006-01-02 15:04:05.000000")
+		if tm.UTC().Year() > 9999 {
+			want = tm.UTC().Format("2006-01-02 15:04:05.999999")
+		}
+		if got := string(appendDatetime(nil, tm)); got != want {
+			t.Errorf("%v: got %q, want %q", tm, got, want)
+		}
+	}
+}
