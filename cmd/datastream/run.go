@@ -199,11 +199,12 @@ func waitLanded(ctx context.Context, land *landing) error {
 	}
 }
 
-// showRows prints a few rows of each table, newest first.
+// showRows prints the rows of each table with the highest ids (file, then
+// offset), so the primary key serves the query.
 func showRows(ctx context.Context, st *store.Store, rawTable, cleanTable string, n int) error {
 	queries := []struct{ title, q string }{
-		{rawTable, "SELECT HEX(id), file_offset, received_at, line FROM " + store.QuoteIdent(rawTable) + " ORDER BY received_at DESC, id LIMIT ?"},
-		{cleanTable, "SELECT ts, remote_addr, COALESCE(method,''), COALESCE(scheme,''), COALESCE(host,''), COALESCE(path,''), COALESCE(status,0), COALESCE(status_text,''), COALESCE(bytes,0), COALESCE(day_of_week,''), COALESCE(LEFT(user_agent,40),'') FROM " + store.QuoteIdent(cleanTable) + " ORDER BY received_at DESC, id LIMIT ?"},
+		{rawTable, "SELECT HEX(id), file_offset, received_at, line FROM " + store.QuoteIdent(rawTable) + " ORDER BY id DESC LIMIT ?"},
+		{cleanTable, "SELECT ts, remote_addr, COALESCE(method,''), COALESCE(scheme,''), COALESCE(host,''), COALESCE(path,''), COALESCE(status,0), COALESCE(status_text,''), COALESCE(bytes,0), COALESCE(day_of_week,''), COALESCE(LEFT(user_agent,40),'') FROM " + store.QuoteIdent(cleanTable) + " ORDER BY id DESC LIMIT ?"},
 	}
 	for _, q := range queries {
 		rows, err := st.DB.QueryContext(ctx, q.q, n)

@@ -213,7 +213,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable()).Replace(string(body))
 		for _, stmt := range splitStatements(text) {
-			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil && !alreadyDropped(err) {
 				return fmt.Errorf("migration %s: %w", base, err)
 			}
 		}
@@ -223,6 +223,14 @@ func (s *Store) migrate(ctx context.Context) error {
 		s.log.Info("schema migrated", "tables", set, "version", v)
 	}
 	return nil
+}
+
+// alreadyDropped reports whether err says a DROP found nothing to drop:
+// a migration cut short after one of its statements is then run again
+// whole. (MySQL 8 has no DROP INDEX IF EXISTS.)
+func alreadyDropped(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1091 // ER_CANT_DROP_FIELD_OR_KEY
 }
 
 // splitStatements splits a migration on semicolons that end a line, after
