@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,8 +26,8 @@ import (
 //
 //	go test -run XXX -bench Store -benchtime 200x ./internal/bench
 //
-// DATASTREAM_BENCH_SQL, if set, is run after the tables are made (to try a
-// schema change before writing a migration for it).
+// DATASTREAM_BENCH_SQL, if set, holds statements (separated by ;) run after
+// the tables are made, to try a schema change before writing a migration.
 func BenchmarkStore(b *testing.B) {
 	const batch = 2500
 	lines, rows := storeBenchRows(b, batch)
@@ -39,7 +40,10 @@ func BenchmarkStore(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer st.Close()
-				if q := os.Getenv("DATASTREAM_BENCH_SQL"); q != "" {
+				for _, q := range strings.Split(os.Getenv("DATASTREAM_BENCH_SQL"), ";") {
+					if strings.TrimSpace(q) == "" {
+						continue
+					}
 					if _, err := st.DB.Exec(q); err != nil {
 						b.Fatal(err)
 					}
