@@ -264,19 +264,23 @@ func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err
 	t0 := time.Now()
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
-	prodDone := prod.done
-	for !(lake.exited() && clean.exited()) {
+	// A channel that fired is set to nil: a closed one would make this a
+	// busy loop that takes a core from the run it measures.
+	prodDone, lakeDone, cleanDone := prod.done, lake.done, clean.done
+	for lakeDone != nil || cleanDone != nil {
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%s run did not finish: %w%s", mode, ctx.Err(), lake.tail()+clean.tail()+prod.tail())
-		case <-lake.done:
+		case <-lakeDone:
 			if lake.err() != nil {
 				return nil, fmt.Errorf("data-lake-consumer: %v%s", lake.err(), lake.tail())
 			}
-		case <-clean.done:
+			lakeDone = nil
+		case <-cleanDone:
 			if clean.err() != nil {
 				return nil, fmt.Errorf("data-clean-consumer: %v%s", clean.err(), clean.tail())
 			}
+			cleanDone = nil
 		case <-prodDone:
 			if prod.err() != nil {
 				return nil, fmt.Errorf("logs-producer: %v%s", prod.err(), prod.tail())
