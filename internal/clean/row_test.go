@@ -124,3 +124,26 @@ func TestText(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBuild is the clean consumer's cost per line after parsing.
+//
+//	go test -run XXX -bench Build -benchmem ./internal/clean
+func BenchmarkBuild(b *testing.B) {
+	f, err := logformat.Compile(logformat.Presets["combined"])
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := []byte(`2001:db8::7 - - [27/Nov/2026:06:00:00 +0100] "GET /products/view.php?id=42&ref=home HTTP/1.1" 200 5123 "https://www.example.com/start" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"`)
+	var e logformat.Entry
+	if err := f.Parse(data, &e); err != nil {
+		b.Fatal(err)
+	}
+	line := &record.Line{ID: record.NewID([8]byte{1}, 7), SourceHost: "web-1", SourcePath: "/var/log/nginx/access.log", ReceivedAt: time.Now(), Data: data}
+	b.ReportAllocs()
+	for b.Loop() {
+		r := Build(line, &e, "combined")
+		if r.UserAgent == nil {
+			b.Fatal("no user agent")
+		}
+	}
+}
