@@ -110,6 +110,7 @@ func runProducer(ctx context.Context, args []string) error {
 	}
 	fs.Bool(&p.Follow, "follow", true, "keep reading as the file grows (false: stop at end of file once every line is confirmed)")
 	fs.String(&p.StateDir, "state-dir", ".state/producer", "where read positions (confirmed offsets) are saved")
+	maxProcsFlag(fs, &p.settings, 1)
 	var hooks benchHooks
 	hooks.producerFlags(fs)
 	if err := parse(fs, &p.settings, args); err != nil {
@@ -159,6 +160,7 @@ func runConsumer(ctx context.Context, args []string, name string, queue func(*se
 		return err
 	}
 	consumerFlags(fs, &s)
+	maxProcsFlag(fs, &s, 1)
 	var hooks benchHooks
 	hooks.consumerFlags(fs)
 	if err := parse(fs, &s, args); err != nil {
