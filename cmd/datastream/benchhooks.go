@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -129,25 +127,8 @@ type discardHandler struct{ b *benchHooks }
 func (d discardHandler) Handle(_ context.Context, batch []amqp.Delivery) ([]broker.Reject, error) {
 	n := 0
 	for i := range batch {
-		n += linesIn(&batch[i])
+		n += broker.LineCount(&batch[i])
 	}
 	d.b.lines.Add(int64(n))
 	return nil, nil
-}
-
-func linesIn(d *amqp.Delivery) int {
-	if d.ContentType != broker.ContentTypeLines {
-		return 1
-	}
-	switch v := d.Headers[broker.HeaderLineCount].(type) {
-	case int32:
-		return int(v)
-	case int64:
-		return int(v)
-	case string:
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
-	}
-	return bytes.Count(d.Body, []byte{'\n'})
 }

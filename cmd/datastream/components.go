@@ -145,7 +145,7 @@ func (s *settings) consumerConfig(name, queue string) (broker.ConsumerConfig, er
 	}
 	return broker.ConsumerConfig{
 		Dialer: d, Topology: s.topology(), Queue: queue,
-		Prefetch: s.Prefetch, BatchSize: s.BatchSize, Linger: s.Linger, Writers: s.Writers, BatchBytes: s.BatchBytes,
+		Prefetch: s.Prefetch, BatchSize: s.BatchSize, Linger: s.Linger, Writers: s.Writers, BatchBytes: s.BatchBytes, PrefetchLines: s.PrefetchLines,
 		ShutdownGrace: s.ShutdownGrace, Logger: slog.Default(),
 	}, nil
 }

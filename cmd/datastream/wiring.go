@@ -24,6 +24,7 @@ type settings struct {
 	BatchSize     int
 	Linger        time.Duration
 	Writers       int
+	PrefetchLines int
 	BatchBytes    int
 	LoadData      bool
 	Window        int
@@ -54,6 +55,7 @@ func consumerFlags(fs *config.FlagSet, s *settings) {
 	fs.Duration(&s.Linger, "flush-interval", 20*time.Millisecond, "how long a partial batch waits for more messages")
 	fs.Int(&s.BatchBytes, "batch-bytes", 512<<10, "a batch ends early once its message bodies reach this many bytes")
 	fs.Bool(&s.LoadData, "load-data", true, "write batches of 32 rows or more with LOAD DATA LOCAL INFILE from memory instead of multi-row INSERT (falls back to INSERT when the server refuses it or a load leaves warnings)")
+	fs.Int(&s.PrefetchLines, "prefetch-lines", 20000, "with packed messages, keep prefetch × lines per message under this by lowering --prefetch (0: never)")
 	fs.Int(&s.Writers, "writers", 2, "batches written to the database at once, each on its own connection (acks stay in order)")
 }
 

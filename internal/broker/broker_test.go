@@ -3,6 +3,8 @@ package broker_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -111,4 +113,107 @@ func TestPublishConsumeDeadLetter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countLines records every line id it is handed.
+type countLines struct {
+	mu   sync.Mutex
+	seen map[record.ID]int
+}
+
+func (h *countLines) Handle(_ context.Context, batch []amqp.Delivery) ([]broker.Reject, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range batch {
+		lines, err := broker.Decode(nil, &batch[i])
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range lines {
+			h.seen[l.ID]++
+		}
+	}
+	return nil, nil
+}
+
+// TestPackedMessagesLowerPrefetch: a consumer whose prefetch was chosen for
+// one line per message subscribes again with a prefetch that keeps the
+// lines it holds under PrefetchLines, and still gets every line.
+func TestPackedMessagesLowerPrefetch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	t.Parallel()
+	env := testenv.New(t)
+	topo := env.Topology("classic")
+	const msgs, per = 60, 50
+	pub := broker.NewPublisher(broker.PublisherConfig{Dialer: env.Dialer(), Topology: topo, Window: 64})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	off := int64(0)
+	for m := range msgs {
+		lines := make([]record.Line, per)
+		for i := range lines {
+			data := fmt.Appendf(nil, "message %d line %d", m, i)
+			lines[i] = record.Line{ID: record.NewID([8]byte{8}, off), ReceivedAt: time.Now(), Data: data}
+			off += int64(len(data)) + 1
+		}
+		if err := pub.Publish(ctx, broker.EncodeLines(lines), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pub.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs syncBuffer
+	h := &countLines{seen: map[record.ID]int{}}
+	var acked atomic.Int64
+	cctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- broker.Consume(cctx, broker.ConsumerConfig{
+			Dialer: env.Dialer(), Topology: topo, Queue: env.LakeQueue,
+			Prefetch: 2000, BatchSize: 7, PrefetchLines: 500,
+			Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
+			OnBatch: func(s, _ int) { acked.Add(int64(s)) },
+		}, h)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for env.QueueDepth(t, env.LakeQueue) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if d := env.QueueDepth(t, env.LakeQueue); d != 0 {
+		t.Fatalf("%d messages left in the queue", d)
+	}
+	if len(h.seen) != msgs*per {
+		t.Fatalf("handled %d distinct lines, want %d", len(h.seen), msgs*per)
+	}
+	if !strings.Contains(logs.String(), "prefetch_was=2000 prefetch=10") {
+		t.Fatalf("no resubscription with prefetch 500/50 = 10 in the log:\n%s", logs.String())
+	}
+	if n := strings.Count(logs.String(), "subscribing again"); n != 1 {
+		t.Fatalf("subscribed again %d times, want once", n)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

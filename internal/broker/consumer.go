@@ -68,6 +68,22 @@ type ConsumerConfig struct {
 	// (default 512 KiB), so packed messages make transactions of about the
 	// same size as single lines do and memory stays bounded.
 	BatchBytes int
+	// PrefetchLines bounds Prefetch × lines per message. RabbitMQ counts
+	// prefetch in messages, so a prefetch chosen for one line per message
+	// would hold 100 times as many lines once the producer packs 100: when
+	// packed deliveries exceed the bound, the consumer finishes the batches
+	// in hand and subscribes again with Prefetch = PrefetchLines / lines
+	// per message (what was not acked comes back; writes are idempotent).
+	// 0 keeps Prefetch whatever arrives.
+	PrefetchLines int
+}
+
+// prefetchTooHigh ends a session so the next one subscribes with a lower
+// prefetch.
+type prefetchTooHigh struct{ prefetch, lines int }
+
+func (e *prefetchTooHigh) Error() string {
+	return fmt.Sprintf("packed messages of %d lines: prefetch lowered to %d", e.lines, e.prefetch)
 }
 
 // Consume runs until ctx is cancelled, reconnecting whenever the broker goes
@@ -104,6 +120,14 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 		err := consumeSession(ctx, cfg, h, log, &bo)
 		if ctx.Err() != nil {
 			return nil
+		}
+		var lower *prefetchTooHigh
+		if errors.As(err, &lower) {
+			log.Info("packed messages: subscribing again with a lower prefetch so memory stays bounded",
+				"lines_per_message", lower.lines, "prefetch_was", cfg.Prefetch, "prefetch", lower.prefetch, "prefetch_lines", cfg.PrefetchLines)
+			cfg.Prefetch = lower.prefetch
+			cfg.BatchSize = min(cfg.BatchSize, cfg.Prefetch)
+			continue
 		}
 		d := bo.Next()
 		log.Warn("consumer session ended; reconnecting", "err", err, "in", d.Round(time.Millisecond))
@@ -224,7 +248,8 @@ func consumeSession(ctx context.Context, cfg ConsumerConfig, h Handler, log *slo
 			}
 		}
 		linger.Stop()
-		if ctx.Err() != nil {
+		lower := cfg.lowerPrefetch(batch)
+		if ctx.Err() != nil || lower != nil {
 			// Stop taking messages, then finish the batch in hand.
 			_ = ch.Cancel(tag, false)
 		}
@@ -237,7 +262,26 @@ func consumeSession(ctx context.Context, cfg ConsumerConfig, h Handler, log *slo
 		if ctx.Err() != nil {
 			return stop(nil)
 		}
+		if lower != nil {
+			return stop(lower)
+		}
 	}
+}
+
+// lowerPrefetch says whether the packed deliveries of batch hold more lines
+// than PrefetchLines allows at this prefetch, and the prefetch to use.
+func (cfg *ConsumerConfig) lowerPrefetch(batch []amqp.Delivery) *prefetchTooHigh {
+	if cfg.PrefetchLines <= 0 {
+		return nil
+	}
+	n := 1
+	for i := range batch {
+		n = max(n, LineCount(&batch[i]))
+	}
+	if cfg.Prefetch*n <= cfg.PrefetchLines {
+		return nil
+	}
+	return &prefetchTooHigh{prefetch: max(1, cfg.PrefetchLines/n), lines: n}
 }
 
 // writeJob is one batch for a writer; prev is the turn of the batch before.

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"strconv"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -85,6 +86,25 @@ func EncodeLines(lines []record.Line) amqp.Publishing {
 		},
 		Body: body,
 	}
+}
+
+// LineCount is the number of lines a delivery carries, from its header when
+// it has one.
+func LineCount(d *amqp.Delivery) int {
+	if d.ContentType != ContentTypeLines {
+		return 1
+	}
+	switch v := d.Headers[HeaderLineCount].(type) {
+	case int32:
+		return int(v)
+	case int64:
+		return int(v)
+	case string:
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return bytes.Count(d.Body, []byte{'\n'})
 }
 
 // Decode turns a delivery back into its lines, appending to dst. A message
