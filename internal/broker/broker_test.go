@@ -166,7 +166,7 @@ func TestPackedMessagesLowerPrefetch(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	h := &countLines{seen: map[record.ID]int{}}
 	var acked atomic.Int64
 	cctx, stop := context.WithCancel(ctx)
@@ -199,21 +199,4 @@ func TestPackedMessagesLowerPrefetch(t *testing.T) {
 	if n := strings.Count(logs.String(), "subscribing again"); n != 1 {
 		t.Fatalf("subscribed again %d times, want once", n)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

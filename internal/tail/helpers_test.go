@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/datastream/datastream/internal/testenv"
 )
 
 // harness runs a Tailer in the background and collects its lines.
@@ -27,27 +29,9 @@ type harness struct {
 	ack   bool
 }
 
-// syncBuffer collects the tailer's log of one test, shown when it fails.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // withLog points cfg's logger at a buffer that is printed if t fails.
 func withLog(t *testing.T, cfg Config) Config {
-	buf := &syncBuffer{}
+	buf := &testenv.SyncBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
 		if t.Failed() {
