@@ -142,39 +142,39 @@ func (t *textWriter) bytes(b []byte) {
 		return
 	}
 	if t.field() {
-		t.escape(b)
-		t.buf = append(t.buf, '\t')
+		t.buf = append(appendEscaped(t.buf, b), '\t')
 	}
 	t.end()
 }
 
 func (t *textWriter) text(s string) {
 	if t.field() {
-		t.escape([]byte(s))
-		t.buf = append(t.buf, '\t')
+		t.buf = append(appendEscaped(t.buf, s), '\t')
 	}
 	t.end()
 }
 
-func (t *textWriter) escape(b []byte) {
+// appendEscaped appends b in LOAD DATA's escaping. It takes a string or
+// bytes so a text column is not copied into a []byte first.
+func appendEscaped[T string | []byte](dst []byte, b T) []byte {
 	for {
 		i := 0
 		for i < len(b) && b[i] != '\\' && b[i] != '\t' && b[i] != '\n' && b[i] != 0 {
 			i++
 		}
-		t.buf = append(t.buf, b[:i]...)
+		dst = append(dst, b[:i]...)
 		if i == len(b) {
-			return
+			return dst
 		}
 		switch b[i] {
 		case '\\':
-			t.buf = append(t.buf, '\\', '\\')
+			dst = append(dst, '\\', '\\')
 		case '\t':
-			t.buf = append(t.buf, '\\', 't')
+			dst = append(dst, '\\', 't')
 		case '\n':
-			t.buf = append(t.buf, '\\', 'n')
+			dst = append(dst, '\\', 'n')
 		default:
-			t.buf = append(t.buf, '\\', '0')
+			dst = append(dst, '\\', '0')
 		}
 		b = b[i+1:]
 	}

@@ -3,6 +3,10 @@ package store
 import (
 	"testing"
 	"time"
+
+	"github.com/datastream/datastream/internal/clean"
+	"github.com/datastream/datastream/internal/logformat"
+	"github.com/datastream/datastream/internal/record"
 )
 
 // testRows is a rowSource of three columns: text, nullable int, time.
@@ -73,4 +77,35 @@ func TestAppendDatetime(t *testing.T) {
 			t.Errorf("%v: got %q, want %q", tm, got, want)
 		}
 	}
+}
+
+// BenchmarkLoadText is the consumer's cost of turning a clean row into LOAD
+// DATA text (both passes: the NULL columns, then the text).
+//
+//	go test -run XXX -bench LoadText -benchmem ./internal/store
+func BenchmarkLoadText(b *testing.B) {
+	p, _, err := logformat.Resolve("combined")
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := []byte(`203.0.113.9 - - [27/Nov/2026:06:00:00 +0100] "GET /products/view.php?id=42&ref=home HTTP/1.1" 200 5123 "https://www.example.com/start" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"`)
+	var e logformat.Entry
+	if err := p.Parse(data, &e); err != nil {
+		b.Fatal(err)
+	}
+	rows := make(cleanRows, 100)
+	for i := range rows {
+		l := record.Line{ID: record.NewID([8]byte{1}, int64(i)), SourceHost: "web-1", SourcePath: "/var/log/nginx/access.log", ReceivedAt: time.Now(), Data: data}
+		rows[i] = clean.Build(&l, &e, "combined")
+	}
+	w := &textWriter{ncols: len(cleanCols)}
+	b.ReportAllocs()
+	for b.Loop() {
+		w.skip = nullColumns(rows, len(cleanCols))
+		w.buf = w.buf[:0]
+		for i := range rows.len() {
+			rows.row(w, i)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
 }
