@@ -7,7 +7,8 @@ import (
 
 // rowWriter receives one row's values in column order. The LOAD DATA text
 // and the INSERT arguments both implement it, so each table's column order
-// is written once (rawRow, cleanRow) and cannot drift between the two.
+// is written once (rawRows.row, cleanRows.row) and cannot drift between
+// the two.
 type rowWriter interface {
 	null()
 	bytes(b []byte) // nil is NULL
