@@ -3,11 +3,14 @@ module github.com/datastream/datastream
 go 1.26.8
 
 require (
+	github.com/fsnotify/fsnotify v1.10.1
+	github.com/go-sql-driver/mysql v1.10.1
+	github.com/rabbitmq/amqp091-go v1.16.0
+	github.com/satyrius/gonx v1.4.0
+)
+
+require (
 	filippo.io/edwards25519 v1.2.0 // indirect
-	github.com/fsnotify/fsnotify v1.10.1 // indirect
-	github.com/go-sql-driver/mysql v1.10.1 // indirect
-	github.com/prometheus/client_golang v1.25.0 // indirect
-	github.com/rabbitmq/amqp091-go v1.16.0 // indirect
-	github.com/satyrius/gonx v1.4.0 // indirect
+	github.com/smartystreets/goconvey v1.8.1 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 )
