@@ -254,14 +254,14 @@ func append4(b []byte, v int) []byte { return append2(append2(b, v/100), v%100) 
 // LOAD DATA leaves them out of its column list, so the server neither
 // reads nor stores a value for them (their default is NULL).
 type nullWriter struct {
-	col  int
+	col  int    // column of the row being written, reset per row
 	seen []bool // a value was written in this column
 }
 
-func (n *nullWriter) null() { n.col = (n.col + 1) % len(n.seen) }
+func (n *nullWriter) null() { n.col++ }
 func (n *nullWriter) val() {
 	n.seen[n.col] = true
-	n.col = (n.col + 1) % len(n.seen)
+	n.col++
 }
 func (n *nullWriter) bytes(b []byte) {
 	if b == nil {
@@ -281,6 +281,7 @@ func (n *nullWriter) time(time.Time) { n.val() }
 func nullColumns(src rowSource, ncols int) []bool {
 	n := &nullWriter{seen: make([]bool, ncols)}
 	for i := range src.len() {
+		n.col = 0
 		src.row(n, i)
 	}
 	for i := range n.seen {
