@@ -47,15 +47,7 @@ func TestKillConsumers(t *testing.T) {
 	h := newHarness(t)
 	h.startAll()
 	w := startWriter(t, h.logPath, rate, 2)
-	var rec time.Duration
-	for _, role := range []string{lake, cleaner, lake, cleaner} {
-		time.Sleep(time.Second)
-		h.flowing(w.Written() / 2)
-		h.kill9(role)
-		time.Sleep(500 * time.Millisecond)
-		h.start(role)
-		rec = max(rec, h.recovery(w)())
-	}
+	rec := h.killEach(w, lake, cleaner, lake, cleaner)
 	w.Stop()
 	h.verify("2. kill -9 each consumer (×2), restart", w.Lines(), rec, "")
 }
@@ -193,10 +185,47 @@ func TestKillAll(t *testing.T) {
 	h.verify("6. kill -9 all three, restart", w.Lines(), rec, "")
 }
 
+// killEach kills each role in turn with -9 a second into steady flow,
+// restarts it half a second later, and returns the longest recovery.
+func (h *harness) killEach(w *logWriter, order ...string) time.Duration {
+	var rec time.Duration
+	for _, role := range order {
+		time.Sleep(time.Second)
+		h.flowing(w.Written() / 2)
+		h.kill9(role)
+		time.Sleep(500 * time.Millisecond)
+		h.start(role)
+		rec = max(rec, h.recovery(w)())
+	}
+	return rec
+}
+
 func renameIfExists(from, to string) error {
 	err := os.Rename(from, to)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	return err
+}
+
+// 8. Packed messages (--lines-per-message 20) through a kill -9 of each
+// component. The consumers' --prefetch-lines is low, so each of them
+// subscribes again with a lower prefetch once packed messages arrive, and
+// again after its restart: every line still lands exactly once.
+func TestPackedKillEach(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.extra[producer] = []string{"--lines-per-message", "20"}
+	h.extra[lake] = []string{"--prefetch-lines", "500"}
+	h.extra[cleaner] = []string{"--prefetch-lines", "500"}
+	h.startAll()
+	w := startWriter(t, h.logPath, 3*rate, 8)
+	rec := h.killEach(w, lake, cleaner, producer)
+	w.Stop()
+	h.verify("8. packed 20 lines/message, kill -9 each", w.Lines(), rec, "")
+	for _, role := range []string{lake, cleaner} {
+		if !strings.Contains(h.proc(role).log(), "subscribing again with a lower prefetch") {
+			t.Errorf("%s never lowered its prefetch for packed messages:\n%s", role, tailLines(h.proc(role).log(), 20))
+		}
+	}
 }
