@@ -45,7 +45,7 @@ test-short: services
 BENCH_LINES ?= 500000
 bench: services build
 	$(BIN) bench --lines $(BENCH_LINES) --ceiling
-	$(BIN) bench --lines $(BENCH_LINES) --lines-per-message 100 --consumer-flags "--prefetch 200"
+	$(BIN) bench --lines $(BENCH_LINES) --lines-per-message 100 --ceiling
 	$(BIN) bench --lines 120000 --rate 2000
 
 vet:
