@@ -46,18 +46,18 @@ func (s *Store) DeadLettered(ctx context.Context, ids []record.ID) (map[record.I
 	return out, nil
 }
 
+// deadRows are line ids as rows of the dead-letter table.
+type deadRows []record.ID
+
+func (d deadRows) len() int               { return len(d) }
+func (d deadRows) row(w rowWriter, i int) { w.bytes(d[i][:]) }
+
 // RecordDeadLetters records that the lines ids are in the dead-letter queue.
 func (s *Store) RecordDeadLetters(ctx context.Context, ids []record.ID) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	args := make([]any, len(ids))
-	sizes := make([]int, len(ids))
-	for i := range ids {
-		args[i] = ids[i][:]
-		sizes[i] = 40
-	}
-	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.deadIns.exec(ctx, tx, args, sizes, s.maxStmt) }); err != nil {
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.deadIns.exec(ctx, tx, deadRows(ids), s.maxStmt) }); err != nil {
 		return fmt.Errorf("record %d dead letters: %w", len(ids), err)
 	}
 	return nil

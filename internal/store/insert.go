@@ -12,10 +12,9 @@ import (
 // existing id are no-ops, which makes every write idempotent; unlike INSERT
 // IGNORE this does not also hide bad data as warnings.
 type inserter struct {
-	prefix string // INSERT INTO t (cols) VALUES
-	suffix string // ON DUPLICATE KEY UPDATE ...
-	group  string // (?,?,...)
-	ncols  int
+	prefix string   // INSERT INTO t (cols) VALUES
+	suffix string   // ON DUPLICATE KEY UPDATE ...
+	group  string   // (?,?,...)
 	table  string   // quoted, for LOAD DATA
 	quoted []string // quoted column names
 }
@@ -29,15 +28,15 @@ func newInserter(table string, cols []string) inserter {
 		prefix: "INSERT INTO " + table + " (" + strings.Join(q, ",") + ") VALUES ",
 		suffix: " ON DUPLICATE KEY UPDATE id = id",
 		group:  "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")",
-		ncols:  len(cols),
 		table:  table,
 		quoted: q,
 	}
 }
 
-// exec inserts rows (args holds ncols values per row; sizes the estimated
-// bytes of each row) in as few statements as fit.
-func (in inserter) exec(ctx context.Context, tx *sql.Tx, args []any, sizes []int, maxStmt int) error {
+// exec inserts the rows of src in as few statements as fit in maxStmt.
+func (in inserter) exec(ctx context.Context, tx *sql.Tx, src rowSource, maxStmt int) error {
+	a := collect(src, len(in.quoted))
+	args, sizes, ncols := a.args, a.sizes, len(in.quoted)
 	rows := len(sizes)
 	var sb strings.Builder
 	for start := 0; start < rows; {
@@ -56,7 +55,7 @@ func (in inserter) exec(ctx context.Context, tx *sql.Tx, args []any, sizes []int
 			sb.WriteString(in.group)
 		}
 		sb.WriteString(in.suffix)
-		if _, err := tx.ExecContext(ctx, sb.String(), args[start*in.ncols:end*in.ncols]...); err != nil {
+		if _, err := tx.ExecContext(ctx, sb.String(), args[start*ncols:end*ncols]...); err != nil {
 			return err
 		}
 		start = end

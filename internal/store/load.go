@@ -48,8 +48,7 @@ func (s *Store) write(ctx context.Context, ins inserter, src rowSource) error {
 		}
 		s.loadFallbacks.Add(1)
 	}
-	a := collect(src, ins.ncols)
-	return s.inTx(ctx, func(tx *sql.Tx) error { return ins.exec(ctx, tx, a.args, a.sizes, s.maxStmt) })
+	return s.inTx(ctx, func(tx *sql.Tx) error { return ins.exec(ctx, tx, src, s.maxStmt) })
 }
 
 // loadBufs keeps LOAD DATA text buffers between batches: they are the
@@ -64,15 +63,16 @@ const maxPooled = 16 << 20
 // nullable with a NULL default, so the row is the same and the server does
 // less work (a log format fills only some of clean_log's columns).
 func (in inserter) load(ctx context.Context, tx *sql.Tx, src rowSource) error {
-	skip := nullColumns(src, in.ncols)
-	cols := make([]string, 0, in.ncols)
+	ncols := len(in.quoted)
+	skip := nullColumns(src, ncols)
+	cols := make([]string, 0, ncols)
 	for i, c := range in.quoted {
 		if !skip[i] {
 			cols = append(cols, c)
 		}
 	}
 	bp := loadBufs.Get().(*[]byte)
-	w := &textWriter{buf: (*bp)[:0], ncols: in.ncols, skip: skip}
+	w := &textWriter{buf: (*bp)[:0], ncols: ncols, skip: skip}
 	for i := range src.len() {
 		src.row(w, i)
 	}
