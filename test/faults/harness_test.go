@@ -247,6 +247,17 @@ func (p *proc) kill9() {
 	<-p.done
 }
 
+// quit sends SIGQUIT, which makes a Go process dump its goroutines and
+// exit, and kills it if it has not exited within the given time.
+func (p *proc) quit(within time.Duration) {
+	_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-p.done:
+	case <-time.After(within):
+		p.kill9()
+	}
+}
+
 // term sends SIGTERM and waits up to within for the exit; it returns the exit
 // code and how long the process took.
 func (p *proc) term(within time.Duration) (code int, took time.Duration, err error) {
@@ -317,12 +328,24 @@ func newHarness(t *testing.T) *harness {
 		defer h.mu.Unlock()
 		for _, p := range h.all {
 			if p.running() {
-				p.kill9()
+				if t.Failed() {
+					// A process still running when the test failed may be
+					// the stuck one: SIGQUIT makes Go print every
+					// goroutine's stack to its log before it exits.
+					p.quit(5 * time.Second)
+				} else {
+					p.kill9()
+				}
 			}
 		}
 		if t.Failed() {
 			for _, p := range h.all {
-				t.Logf("---- %s (%s), last lines:\n%s", p.name, filepath.Base(p.logPath), tailLines(p.log(), 25))
+				log := p.log()
+				if i := strings.Index(log, "SIGQUIT: quit"); i >= 0 {
+					t.Logf("---- %s (%s), goroutines when the test failed:\n%s", p.name, filepath.Base(p.logPath), log[i:])
+					log = log[:i]
+				}
+				t.Logf("---- %s (%s), last lines:\n%s", p.name, filepath.Base(p.logPath), tailLines(log, 25))
 			}
 		}
 	})
