@@ -381,7 +381,7 @@ func (p *Publisher) requeuePending() {
 }
 
 // watch closes the socket when confirms stop coming while messages wait
-// for them, and closes dead so the session fails and starts over even if
+// for them (ConfirmTimeout without progress), and closes dead so the session fails and starts over even if
 // the library never reports the loss. stop ends the watch and waits for it.
 func (p *Publisher) watch(raw net.Conn) (stop func(), dead <-chan struct{}) {
 	quit, done, fired := make(chan struct{}), make(chan struct{}), make(chan struct{})
@@ -395,9 +395,11 @@ func (p *Publisher) watch(raw net.Conn) (stop func(), dead <-chan struct{}) {
 				return
 			case <-tick.C:
 			}
-			p.mu.Lock()
-			waiting := len(p.pending)
-			p.mu.Unlock()
+			// Every message accepted and not confirmed counts, wherever it
+			// waits (sent, to be sent again, or queued behind a session
+			// that is still setting up), and the watch takes no lock, so
+			// it fires whatever the session is stuck on.
+			waiting := len(p.slots)
 			idle := time.Since(time.Unix(0, p.progress.Load()))
 			if waiting > 0 && !p.blocked.Load() && idle > p.cfg.ConfirmTimeout {
 				p.log.Warn("no confirm from RabbitMQ; resetting the connection", "waited", idle.Round(time.Second), "unconfirmed", waiting)

@@ -8,20 +8,28 @@ import (
 )
 
 // A connection that stops confirming while messages wait is closed by the
-// watchdog; one that is idle, or blocked by the broker, is left alone.
+// watchdog, also when the messages were never sent (the session is stuck
+// before its loop); one that is idle, or blocked by the broker, is left
+// alone.
 func TestWatchClosesAStalledConnection(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
-		pending   int
+		pending   int // of the waiting messages, how many were sent
+		waiting   int
 		blocked   bool
 		wantClose bool
 	}{
-		{"stalled", 3, false, true},
-		{"idle", 0, false, false},
-		{"blocked by an alarm", 3, true, false},
+		{"stalled", 3, 3, false, true},
+		{"stuck before sending", 0, 3, false, true},
+		{"idle", 0, 0, false, false},
+		{"blocked by an alarm", 3, 3, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &Publisher{cfg: PublisherConfig{ConfirmTimeout: 100 * time.Millisecond}, log: slog.Default(), pending: map[uint64]*outMsg{}}
+			p := &Publisher{cfg: PublisherConfig{ConfirmTimeout: 100 * time.Millisecond}, log: slog.Default(),
+				pending: map[uint64]*outMsg{}, slots: make(chan struct{}, 8)}
+			for range tc.waiting {
+				p.slots <- struct{}{}
+			}
 			for i := range tc.pending {
 				p.pending[uint64(i+1)] = &outMsg{}
 			}
