@@ -29,9 +29,14 @@ type benchHooks struct {
 	exitLine   int64
 	discard    bool
 
-	lines atomic.Int64
-	first atomic.Int64
-	last  atomic.Int64
+	// loadCounts, when set, reports the store's LOAD DATA batches and
+	// INSERT fallbacks for the report.
+	loadCounts func() (loads, fallbacks int64)
+
+	lines   atomic.Int64
+	batches atomic.Int64
+	first   atomic.Int64
+	last    atomic.Int64
 }
 
 const expert = "(expert, for datastream bench) "
@@ -105,6 +110,7 @@ func (b *benchHooks) consume(ctx context.Context, cc broker.ConsumerConfig, h br
 		now := time.Now().UnixNano()
 		b.first.CompareAndSwap(0, now)
 		b.last.Store(now)
+		b.batches.Add(1)
 		if prev != nil {
 			prev(stored, rejected)
 		}
@@ -114,7 +120,11 @@ func (b *benchHooks) consume(ctx context.Context, cc broker.ConsumerConfig, h br
 	}
 	err := broker.Consume(ctx, cc, h)
 	if b.report != "" {
-		if werr := writeReport(b.report, bench.ChildReport{Lines: b.lines.Load(), First: b.first.Load(), Last: b.last.Load()}); werr != nil && err == nil {
+		r := bench.ChildReport{Lines: b.lines.Load(), First: b.first.Load(), Last: b.last.Load(), Batches: b.batches.Load()}
+		if b.loadCounts != nil {
+			r.Loads, r.Fallbacks = b.loadCounts()
+		}
+		if werr := writeReport(b.report, r); werr != nil && err == nil {
 			err = werr
 		}
 	}

@@ -188,7 +188,11 @@ func runConsumer(ctx context.Context, args []string, name string, queue func(*se
 		return err
 	}
 	slog.Info(name+" starting", "queue", cc.Queue, "raw_table", s.RawTable, "clean_table", s.CleanTable, "format", s.LogFormat, "database", st.Database())
-	return hooks.consume(ctx, cc, h)
+	hooks.loadCounts = st.LoadCounts
+	err = hooks.consume(ctx, cc, h)
+	loads, fallbacks := st.LoadCounts()
+	slog.Info(name+" stopped", "load_data_batches", loads, "insert_fallbacks", fallbacks)
+	return err
 }
 
 func runLake(ctx context.Context, args []string) error {

@@ -74,6 +74,11 @@ type ChildReport struct {
 	First     int64 `json:"first"`
 	LastRead  int64 `json:"last_read,omitempty"`
 	Last      int64 `json:"last"`
+	// Consumers: batches acked, and of those written by LOAD DATA, how
+	// many were written again by INSERT (the load left warnings).
+	Batches   int64 `json:"batches,omitempty"`
+	Loads     int64 `json:"loads,omitempty"`
+	Fallbacks int64 `json:"fallbacks,omitempty"`
 }
 
 // Latency summarises line-to-row latencies in milliseconds.
@@ -95,6 +100,10 @@ type Component struct {
 	// the two are close.
 	HalfRSSMB float64 `json:"half_rss_mb"`
 	EndRSSMB  float64 `json:"end_rss_mb"`
+	// Consumers only (see ChildReport).
+	Batches   int64 `json:"batches,omitempty"`
+	Loads     int64 `json:"loads,omitempty"`
+	Fallbacks int64 `json:"fallbacks,omitempty"`
 }
 
 // Result is one benchmark run.
@@ -344,6 +353,10 @@ func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err
 	res.EndToEndPerSec = perSec(in.Lines, end)
 	for _, c := range []*child{prod, lake, clean} {
 		res.Components = append(res.Components, c.usage())
+	}
+	for i, r := range []*ChildReport{&lr, &cr} {
+		c := &res.Components[i+1]
+		c.Batches, c.Loads, c.Fallbacks = r.Batches, r.Loads, r.Fallbacks
 	}
 	res.Args = append(append([]string{}, o.ProducerArgs...), o.ConsumerArgs...)
 

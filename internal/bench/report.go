@@ -106,6 +106,15 @@ func (r *Report) WriteTable(w io.Writer) error {
 			p := c.Components[i]
 			return fmt.Sprintf("%.1f (%.1f/%.1f)", p.PeakRSSMB, p.HalfRSSMB, p.EndRSSMB)
 		})
+		if name != "producer" {
+			row(name+" batches (LOAD DATA/INSERT again)", func(c *Result) string {
+				if i >= len(c.Components) || c.Mode == Ceiling {
+					return "-"
+				}
+				p := c.Components[i]
+				return fmt.Sprintf("%d (%d/%d)", p.Batches, p.Loads, p.Fallbacks)
+			})
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err

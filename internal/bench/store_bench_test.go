@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,10 +27,17 @@ import (
 //
 //	go test -run XXX -bench Store -benchtime 200x ./internal/bench
 //
+// DATASTREAM_BENCH_BATCH sets the rows per batch (2500): the consumers'
+// batches at one line per message are ~200 rows, where the cost per
+// batch shows.
+//
 // DATASTREAM_BENCH_SQL, if set, holds statements (separated by ;) run after
 // the tables are made, to try a schema change before writing a migration.
 func BenchmarkStore(b *testing.B) {
-	const batch = 2500
+	batch := 2500
+	if v, _ := strconv.Atoi(os.Getenv("DATASTREAM_BENCH_BATCH")); v > 0 {
+		batch = v
+	}
 	lines, rows := storeBenchRows(b, batch)
 	for _, load := range []bool{false, true} {
 		for _, table := range []string{"raw", "clean", "both"} {
@@ -101,7 +109,7 @@ func storeBenchRows(b *testing.B, n int) ([]record.Line, []clean.Row) {
 	off := int64(0)
 	for len(rows) < n {
 		_, data := g.Next()
-		l := record.Line{ID: record.NewID([8]byte{1}, off), SourceHost: "bench", SourcePath: "/var/log/nginx/access.log", ReceivedAt: time.Now().UTC(), Data: append([]byte(nil), data...)}
+		l := record.Line{ID: record.NewID([8]byte{1}, off), SourceHost: "web-1", SourcePath: "/var/log/nginx/access.log", ReceivedAt: time.Now().UTC(), Data: append([]byte(nil), data...)}
 		off += int64(len(data)) + 1
 		var e logformat.Entry
 		if p.Parse(l.Data, &e) != nil {

@@ -8,7 +8,7 @@ import (
 )
 
 var cleanCols = []string{
-	"id", "source_host", "source_path", "received_at", "ts",
+	"id", "source_id", "received_at", "ts",
 	"remote_addr", "client_ip", "remote_user", "session", "is_email", "email_domain",
 	"request", "method", "url", "scheme", "host", "port", "path", "query", "protocol",
 	"status", "status_text", "bytes", "bytes_sent", "request_length",
@@ -19,16 +19,19 @@ var cleanCols = []string{
 	"extra", "log_format",
 }
 
-// cleanRows are rows of clean_log in the order of cleanCols.
-type cleanRows []clean.Row
+// cleanRows are rows of clean_log in the order of cleanCols, with the ids
+// of their sources.
+type cleanRows struct {
+	rows    []clean.Row
+	sources []uint32
+}
 
-func (c cleanRows) len() int { return len(c) }
+func (c cleanRows) len() int { return len(c.rows) }
 
 func (c cleanRows) row(w rowWriter, i int) {
-	r := &c[i]
+	r := &c.rows[i]
 	w.bytes(r.ID[:])
-	w.text(r.SourceHost)
-	w.text(r.SourcePath)
+	w.uint(uint64(c.sources[i]))
 	w.time(r.ReceivedAt)
 	optTime(w, r.Time)
 
@@ -94,7 +97,11 @@ func (s *Store) WriteClean(ctx context.Context, rows []clean.Row) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	if err := s.write(ctx, s.cleanIns, cleanRows(rows)); err != nil {
+	src, err := s.resolveSources(ctx, len(rows), func(i int) (string, string) { return rows[i].SourceHost, rows[i].SourcePath })
+	if err == nil {
+		err = s.write(ctx, s.cleanIns, cleanRows{rows, src})
+	}
+	if err != nil {
 		return fmt.Errorf("write %d rows to %s: %w", len(rows), s.cleanName, err)
 	}
 	return nil

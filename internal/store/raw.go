@@ -4,26 +4,28 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/datastream/datastream/internal/clean"
 	"github.com/datastream/datastream/internal/record"
 )
 
-var rawCols = []string{"id", "source_host", "source_path", "file_offset", "received_at", "line"}
+var rawCols = []string{"id", "source_id", "file_offset", "received_at", "line"}
 
-// rawRows are lines as rows of raw_log, in the order of rawCols.
-type rawRows []record.Line
+// rawRows are lines as rows of raw_log, in the order of rawCols, with the
+// ids of their sources.
+type rawRows struct {
+	lines   []record.Line
+	sources []uint32
+}
 
-func (r rawRows) len() int { return len(r) }
+func (r rawRows) len() int { return len(r.lines) }
 
 func (r rawRows) row(w rowWriter, i int) {
-	l := &r[i]
+	l := &r.lines[i]
 	data := l.Data
 	if data == nil {
 		data = []byte{} // NOT NULL: an empty line is an empty value
 	}
 	w.bytes(l.ID[:])
-	w.text(clean.TextString(l.SourceHost, 255))
-	w.text(clean.TextString(l.SourcePath, 1024))
+	w.uint(uint64(r.sources[i]))
 	w.int(l.ID.Offset())
 	w.time(l.ReceivedAt)
 	w.bytes(data)
@@ -35,7 +37,11 @@ func (s *Store) WriteRaw(ctx context.Context, lines []record.Line) error {
 	if len(lines) == 0 {
 		return nil
 	}
-	if err := s.write(ctx, s.rawIns, rawRows(lines)); err != nil {
+	src, err := s.resolveSources(ctx, len(lines), func(i int) (string, string) { return lines[i].SourceHost, lines[i].SourcePath })
+	if err == nil {
+		err = s.write(ctx, s.rawIns, rawRows{lines, src})
+	}
+	if err != nil {
 		return fmt.Errorf("write %d rows to %s: %w", len(lines), s.rawName, err)
 	}
 	return nil

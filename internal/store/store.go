@@ -55,6 +55,7 @@ type Store struct {
 	rawIns, cleanIns, deadIns inserter
 
 	loads, loadFallbacks atomic.Int64
+	sources              sourceIDs
 }
 
 // QuoteIdent quotes a MySQL identifier, so a user may name a table
@@ -89,7 +90,11 @@ func ParseDSN(dsn string, tlsCfg *tls.Config) (*mysql.Config, error) {
 
 // Open connects, creates the database if it is missing and applies the
 // schema.
-func Open(ctx context.Context, c Config) (*Store, error) {
+func Open(ctx context.Context, c Config) (*Store, error) { return open(ctx, c, 0) }
+
+// open is Open with the schema brought only up to version upTo when it is
+// not 0 (tests of migrations).
+func open(ctx context.Context, c Config, upTo int) (*Store, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -120,7 +125,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	s.rawIns = newInserter(s.raw, rawCols)
 	s.cleanIns = newInserter(s.clean, cleanCols)
 	s.deadIns = newInserter(s.deadTable(), []string{"id"})
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, upTo); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -166,8 +171,9 @@ func createDatabase(ctx context.Context, cfg *mysql.Config) error {
 }
 
 // migrate applies the embedded migrations this pair of tables has not had
-// yet, under a named lock so components starting together do not race.
-func (s *Store) migrate(ctx context.Context) error {
+// yet (up to version upTo unless it is 0), under a named lock so
+// components starting together do not race.
+func (s *Store) migrate(ctx context.Context, upTo int) error {
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to MySQL: %w", err)
@@ -204,16 +210,16 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("migration %s: name must start with a number", f)
 		}
-		if v <= have {
+		if v <= have || (upTo > 0 && v > upTo) {
 			continue
 		}
 		body, err := migrations.ReadFile(f)
 		if err != nil {
 			return err
 		}
-		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable()).Replace(string(body))
+		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(sourcesTable)).Replace(string(body))
 		for _, stmt := range splitStatements(text) {
-			if _, err := conn.ExecContext(ctx, stmt); err != nil && !alreadyDropped(err) {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil && !alreadyApplied(err) {
 				return fmt.Errorf("migration %s: %w", base, err)
 			}
 		}
@@ -225,12 +231,21 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// alreadyDropped reports whether err says a DROP found nothing to drop:
-// a migration cut short after one of its statements is then run again
-// whole. (MySQL 8 has no DROP INDEX IF EXISTS.)
-func alreadyDropped(err error) bool {
+// alreadyApplied reports whether err says a statement of a migration
+// found its work done: a migration cut short after some of its statements
+// is run again whole, and MySQL 8 has neither ADD COLUMN IF NOT EXISTS
+// nor DROP ... IF EXISTS. (So a migration never reads a column it drops.)
+func alreadyApplied(err error) bool {
 	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1091 // ER_CANT_DROP_FIELD_OR_KEY
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Number {
+	case 1060, // ER_DUP_FIELDNAME: the column was added
+		1091: // ER_CANT_DROP_FIELD_OR_KEY: the column or index was dropped
+		return true
+	}
+	return false
 }
 
 // splitStatements splits a migration on semicolons that end a line, after

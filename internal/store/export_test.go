@@ -1,0 +1,7 @@
+package store
+
+import "context"
+
+// OpenAt is Open with the schema brought only up to version v, as an older
+// binary left it.
+func OpenAt(ctx context.Context, c Config, v int) (*Store, error) { return open(ctx, c, v) }

@@ -1,0 +1,146 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/datastream/datastream/internal/clean"
+	"github.com/datastream/datastream/internal/record"
+	"github.com/datastream/datastream/internal/store"
+	"github.com/datastream/datastream/internal/testenv"
+)
+
+// sourcesOf returns "host|path" of each row of table, by id, through
+// log_source.
+func sourcesOf(t *testing.T, st *store.Store, table string) map[record.ID]string {
+	t.Helper()
+	rows, err := st.DB.Query("SELECT t.id, s.host, s.path FROM " + store.QuoteIdent(table) + " t JOIN log_source s ON s.id = t.source_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[record.ID]string{}
+	for rows.Next() {
+		var id []byte
+		var host, path string
+		if err := rows.Scan(&id, &host, &path); err != nil {
+			t.Fatal(err)
+		}
+		out[record.ID(id)] = host + "|" + path
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Rows point at their source; a batch may mix sources, and processes that
+// meet a source separately agree on its id.
+func TestSources(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	t.Parallel()
+	env := testenv.New(t)
+	ctx := context.Background()
+	a, b := env.Store(t), env.Store(t) // two processes: two caches
+	ls := lines(100, 1)
+	want := map[record.ID]string{}
+	for i := range ls {
+		switch {
+		case i >= 40 && i < 60:
+			ls[i].SourceHost, ls[i].SourcePath = "web-2", "/var/log/nginx/access.log"
+		case i == 70:
+			ls[i].SourceHost, ls[i].SourcePath = "bad\xffhost", "/logs/'; DROP TABLE log_source; --"
+		}
+		want[ls[i].ID] = ls[i].SourceHost + "|" + ls[i].SourcePath
+	}
+	want[ls[70].ID] = "bad\uFFFDhost|/logs/'; DROP TABLE log_source; --" // invalid UTF-8 is replaced
+	rows := make([]clean.Row, len(ls))
+	for i := range ls {
+		rows[i] = clean.Row{ID: ls[i].ID, SourceHost: ls[i].SourceHost, SourcePath: ls[i].SourcePath, ReceivedAt: time.Now(), LogFormat: "combined"}
+	}
+	if err := a.WriteRaw(ctx, ls[:50]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteRaw(ctx, ls[50:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteClean(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{env.RawTable, env.CleanTable} {
+		got := sourcesOf(t, a, table)
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d rows joined to a source, want %d", table, len(got), len(want))
+		}
+		for id, w := range want {
+			if got[id] != w {
+				t.Fatalf("%s row %s: source %q, want %q", table, id, got[id], w)
+			}
+		}
+	}
+	var n int
+	if err := a.DB.QueryRow("SELECT COUNT(*) FROM log_source").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("log_source holds %d sources (%v), want 3", n, err)
+	}
+}
+
+// Tables written by a binary of schema version 3 (host and path in every
+// row) are moved to source ids, and their columns dropped.
+func TestMigrateSourcesFromVersion3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	t.Parallel()
+	env := testenv.New(t)
+	ctx := context.Background()
+	cfg := store.Config{DSN: env.DSN, RawTable: env.RawTable, CleanTable: env.CleanTable}
+	old, err := store.OpenAt(ctx, cfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	want := map[record.ID]string{}
+	for i := range 30 {
+		id := record.NewID([8]byte{4}, int64(i)*100)
+		host, path := "web-1", "/var/log/nginx/access.log"
+		if i%3 == 0 {
+			host, path = "web-2", fmt.Sprintf("/srv/%d/access.log", i%2)
+		}
+		want[id] = host + "|" + path
+		if _, err := old.DB.Exec("INSERT INTO "+store.QuoteIdent(env.RawTable)+" (id, source_host, source_path, file_offset, received_at, line) VALUES (?, ?, ?, ?, NOW(6), 'x')", id[:], host, path, id.Offset()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := old.DB.Exec("INSERT INTO "+store.QuoteIdent(env.CleanTable)+" (id, source_host, source_path, received_at) VALUES (?, ?, ?, NOW(6))", id[:], host, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := env.Store(t) // migrates to the current version
+	for _, table := range []string{env.RawTable, env.CleanTable} {
+		got := sourcesOf(t, st, table)
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d rows joined to a source, want %d", table, len(got), len(want))
+		}
+		for id, w := range want {
+			if got[id] != w {
+				t.Fatalf("%s row %s: source %q, want %q", table, id, got[id], w)
+			}
+		}
+		var n int
+		if err := st.DB.QueryRow("SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name IN ('source_host', 'source_path')", table).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("%s still has %d of the old columns (%v)", table, n, err)
+		}
+	}
+	// New rows of a migrated source reuse its id.
+	l := record.Line{ID: record.NewID([8]byte{5}, 0), SourceHost: "web-1", SourcePath: "/var/log/nginx/access.log", ReceivedAt: time.Now(), Data: []byte("y")}
+	if err := st.WriteRaw(ctx, []record.Line{l}); err != nil {
+		t.Fatal(err)
+	}
+	var sources, ids int
+	if err := st.DB.QueryRow("SELECT COUNT(*), (SELECT COUNT(DISTINCT source_id) FROM "+store.QuoteIdent(env.RawTable)+") FROM log_source").Scan(&sources, &ids); err != nil || sources != 3 || ids != 3 {
+		t.Fatalf("%d sources and %d distinct ids in raw rows (%v), want 3 and 3", sources, ids, err)
+	}
+}
