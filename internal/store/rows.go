@@ -107,9 +107,11 @@ func collect(src rowSource, ncols int) *argWriter {
 }
 
 // textWriter writes rows as LOAD DATA text in its default escaping: fields
-// end with a tab, rows with a newline, \N is NULL, and backslash, tab,
-// newline and NUL are escaped. skip leaves out the columns absent from
-// the statement's column list (see nullColumns).
+// end with a tab, rows with a newline, \N is NULL, and backslash, tab and
+// newline are escaped. NUL needs no escape on input (SELECT ... INTO
+// OUTFILE writes \0 for pagers), and ids are full of zero bytes. skip
+// leaves out the columns absent from the statement's column list (see
+// nullColumns).
 type textWriter struct {
 	buf   []byte
 	col   int
@@ -160,7 +162,7 @@ func (t *textWriter) text(s string) {
 func appendEscaped[T string | []byte](dst []byte, b T) []byte {
 	for {
 		i := 0
-		for i < len(b) && b[i] != '\\' && b[i] != '\t' && b[i] != '\n' && b[i] != 0 {
+		for i < len(b) && b[i] != '\\' && b[i] != '\t' && b[i] != '\n' {
 			i++
 		}
 		dst = append(dst, b[:i]...)
@@ -172,10 +174,8 @@ func appendEscaped[T string | []byte](dst []byte, b T) []byte {
 			dst = append(dst, '\\', '\\')
 		case '\t':
 			dst = append(dst, '\\', 't')
-		case '\n':
-			dst = append(dst, '\\', 'n')
 		default:
-			dst = append(dst, '\\', '0')
+			dst = append(dst, '\\', 'n')
 		}
 		b = b[i+1:]
 	}

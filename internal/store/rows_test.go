@@ -35,9 +35,9 @@ func TestTextWriter(t *testing.T) {
 		skip []bool
 		want string
 	}{
-		{"all columns", nil, "a\\tb\\\\c\\nd\\0e\t\\N\t2026-11-27 05:05:04.123456\n\t7\t0987-01-02 03:04:05.000000\n"},
-		{"middle left out", []bool{false, true, false}, "a\\tb\\\\c\\nd\\0e\t2026-11-27 05:05:04.123456\n\t0987-01-02 03:04:05.000000\n"},
-		{"last left out", []bool{false, false, true}, "a\\tb\\\\c\\nd\\0e\t\\N\n\t7\n"},
+		{"all columns", nil, "a\\tb\\\\c\\nd\x00e\t\\N\t2026-11-27 05:05:04.123456\n\t7\t0987-01-02 03:04:05.000000\n"},
+		{"middle left out", []bool{false, true, false}, "a\\tb\\\\c\\nd\x00e\t2026-11-27 05:05:04.123456\n\t0987-01-02 03:04:05.000000\n"},
+		{"last left out", []bool{false, false, true}, "a\\tb\\\\c\\nd\x00e\t\\N\n\t7\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
