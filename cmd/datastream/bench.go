@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -82,6 +83,9 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	if level != "warn" && level != "error" {
 		o.Progress = os.Stderr
+	} else {
+		// Quiet also for the bench's own store (schema migrations).
+		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	}
 
 	in, err := bench.PrepareInput(o)
