@@ -113,6 +113,9 @@ func (p *Publisher) Publish(ctx context.Context, pub amqp.Publishing, token any)
 	select {
 	case p.queue <- &outMsg{pub: pub, token: token}:
 		return nil
+	case <-ctx.Done():
+		<-p.slots
+		return ctx.Err()
 	case <-p.done:
 		<-p.slots
 		return ErrClosed
@@ -194,7 +197,7 @@ func (p *Publisher) session(ctx context.Context, bo *Backoff) error {
 		}
 		if confirmerDone != nil {
 			close(confirmerStop)
-			<-confirmerDone
+			p.awaitConfirmer(confirmerDone)
 			p.requeuePending()
 		}
 		go conn.Close()
@@ -300,6 +303,21 @@ func (p *Publisher) sendRetries(ch *amqp.Channel) error {
 	}
 }
 
+// awaitConfirmer waits for the confirmer to leave. It settles what has
+// arrived and leaves at once, so a wait longer than ConfirmTimeout is a
+// bug: it is logged rather than left silent.
+func (p *Publisher) awaitConfirmer(done <-chan struct{}) {
+	t := time.NewTimer(p.cfg.ConfirmTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return
+	case <-t.C:
+		p.log.Error("confirm handler has not stopped; the publisher waits for it", "after", p.cfg.ConfirmTimeout)
+	}
+	<-done
+}
+
 // confirmer settles confirms. A return for a message always precedes its
 // confirm on the wire and the library hands both over in that order, so
 // draining returns first tells whether an ack was for a routed message.
@@ -324,7 +342,16 @@ func (p *Publisher) confirmer(confirms <-chan amqp.Confirmation, returns <-chan 
 	drain:
 		for {
 			select {
-			case r := <-returns:
+			case r, ok := <-returns:
+				if !ok {
+					// The library closes returns when the connection
+					// dies, before confirms already buffered are read:
+					// a closed channel is always ready, so without this
+					// the loop would spin forever holding p.mu (the
+					// producer's silent stall after a broker cut).
+					returns = nil
+					break drain
+				}
 				p.returned[r.MessageId] = true
 			default:
 				break drain
