@@ -113,8 +113,6 @@ type Auto struct {
 	cands []*Format
 	names []string
 	cur   int // index into cands, -1 before the first parsed line
-	// forwardedFor is applied to every candidate.
-	forwardedFor bool
 }
 
 // NewAuto returns an Auto parser over every preset.

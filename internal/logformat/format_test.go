@@ -37,14 +37,14 @@ func utc(s string) time.Time {
 
 // want describes the fields a test expects; "" strings mean absent (nil).
 type want struct {
-	time                                  string
-	addr, user, req, method, uri, path    string
-	query, proto, scheme, host, port      string
-	status                                int
-	body                                  int64
-	ref, ua, xff                          string
-	extra                                 map[string]string // "" value: present with nil
-	emptyReq, emptyQuery, noRequestFields bool
+	time                               string
+	addr, user, req, method, uri, path string
+	query, proto, scheme, host, port   string
+	status                             int
+	body                               int64
+	ref, ua, xff                       string
+	extra                              map[string]string // "" value: present with nil
+	emptyReq, emptyQuery               bool
 }
 
 func str(b []byte) string {

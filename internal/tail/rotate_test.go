@@ -224,8 +224,8 @@ func TestCopyTruncateSameFirstLine(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	appendFile(t, p, "B1\n")
-	ls := h.waitN(5, 2*time.Second)
-	ls = h.settle(5, 100*time.Millisecond)
+	h.waitN(5, 2*time.Second)
+	ls := h.settle(5, 100*time.Millisecond)
 	if got, want := texts(ls), []string{"#header", "A1", "A2", "#header", "B1"}; !slices.Equal(got, want) {
 		t.Fatalf("got %q want %q", got, want)
 	}
@@ -309,8 +309,8 @@ func TestGlobTwoFilesAndNewMatch(t *testing.T) {
 	h.waitN(3, 2*time.Second)
 	appendFile(t, b, "b2\n")
 	appendFile(t, c, "c1\n")
-	ls := h.waitN(5, 2*time.Second)
-	ls = h.settle(5, 100*time.Millisecond)
+	h.waitN(5, 2*time.Second)
+	ls := h.settle(5, 100*time.Millisecond)
 	per := map[string][]string{}
 	for _, l := range ls {
 		per[filepath.Base(l.Path)] = append(per[filepath.Base(l.Path)], string(l.Data))
@@ -344,8 +344,8 @@ func TestGzBackfill(t *testing.T) {
 	appendFile(t, p, "cur1\n")
 	cfg := testConfig(dir, p, p+".*.gz")
 	h := start(t, cfg, false)
-	ls := h.waitN(4, 2*time.Second)
-	ls = h.settle(4, 100*time.Millisecond)
+	h.waitN(4, 2*time.Second)
+	ls := h.settle(4, 100*time.Millisecond)
 	var gz []Line
 	for _, l := range ls {
 		if strings.HasSuffix(l.Path, ".gz") {
@@ -392,8 +392,8 @@ func TestResumeFileRotatedWhileStopped(t *testing.T) {
 	}
 	appendFile(t, p, "new1\n")
 	h2 := start(t, cfg, true)
-	ls2 := h2.waitN(4, 2*time.Second)
-	ls2 = h2.settle(4, 100*time.Millisecond)
+	h2.waitN(4, 2*time.Second)
+	ls2 := h2.settle(4, 100*time.Millisecond)
 	var old, cur []string
 	for _, l := range ls2 {
 		if l.File == ls[0].File {
@@ -435,8 +435,8 @@ func TestLongLines(t *testing.T) {
 				appendFile(t, p, part)
 				time.Sleep(50 * time.Millisecond)
 			}
-			ls := h.waitN(len(tc.want), 3*time.Second)
-			ls = h.settle(len(tc.want), 50*time.Millisecond)
+			h.waitN(len(tc.want), 3*time.Second)
+			ls := h.settle(len(tc.want), 50*time.Millisecond)
 			for i, l := range ls {
 				if string(l.Data) != tc.want[i] || l.Truncated != tc.trunc[i] {
 					t.Fatalf("line %d: %d bytes truncated=%v, want %d bytes truncated=%v", i, len(l.Data), l.Truncated, len(tc.want[i]), tc.trunc[i])
@@ -462,8 +462,8 @@ func TestBytesPreserved(t *testing.T) {
 			cfg := testConfig(dir, p)
 			cfg.Follow = follow
 			h := start(t, cfg, true)
-			ls := h.waitN(len(want), 2*time.Second)
-			ls = h.settle(len(want), 50*time.Millisecond)
+			h.waitN(len(want), 2*time.Second)
+			ls := h.settle(len(want), 50*time.Millisecond)
 			for i, l := range ls {
 				if string(l.Data) != want[i] || l.Data == nil {
 					t.Fatalf("line %d: %q want %q", i, l.Data, want[i])

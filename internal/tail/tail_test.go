@@ -75,8 +75,8 @@ func TestResumeAfterUnterminatedFinalLine(t *testing.T) {
 	appendFile(t, p, " done\nb\n")
 	cfg.Follow = true
 	h2 := start(t, cfg, true)
-	ls2 := h2.waitN(2, 2*time.Second)
-	ls2 = h2.settle(2, 100*time.Millisecond)
+	h2.waitN(2, 2*time.Second)
+	ls2 := h2.settle(2, 100*time.Millisecond)
 	if got, want := texts(ls2), []string{" done", "b"}; !slices.Equal(got, want) {
 		t.Fatalf("got %q want %q", got, want)
 	}

@@ -230,9 +230,7 @@ func TestNginxUnderLoad(t *testing.T) {
 		if len(data) == 0 || data[len(data)-1] != '\n' {
 			t.Fatalf("%s does not end with a newline (%d bytes)", p, len(data))
 		}
-		for _, l := range bytes.Split(data[:len(data)-1], []byte("\n")) {
-			lines = append(lines, l)
-		}
+		lines = append(lines, bytes.Split(data[:len(data)-1], []byte("\n"))...)
 	}
 	if len(lines) < 1000 {
 		t.Fatalf("nginx wrote only %d lines", len(lines))
