@@ -36,6 +36,21 @@ func sourcesOf(t *testing.T, st *store.Store, table string) map[record.ID]string
 	return out
 }
 
+// wantSources checks that table holds exactly the rows of want, each
+// joined to the source want gives ("host|path").
+func wantSources(t *testing.T, st *store.Store, table string, want map[record.ID]string) {
+	t.Helper()
+	got := sourcesOf(t, st, table)
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d rows joined to a source, want %d", table, len(got), len(want))
+	}
+	for id, w := range want {
+		if got[id] != w {
+			t.Fatalf("%s row %s: source %q, want %q", table, id, got[id], w)
+		}
+	}
+}
+
 // Rows point at their source; a batch may mix sources, and processes that
 // meet a source separately agree on its id.
 func TestSources(t *testing.T) {
@@ -72,15 +87,7 @@ func TestSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, table := range []string{env.RawTable, env.CleanTable} {
-		got := sourcesOf(t, a, table)
-		if len(got) != len(want) {
-			t.Fatalf("%s: %d rows joined to a source, want %d", table, len(got), len(want))
-		}
-		for id, w := range want {
-			if got[id] != w {
-				t.Fatalf("%s row %s: source %q, want %q", table, id, got[id], w)
-			}
-		}
+		wantSources(t, a, table, want)
 	}
 	var n int
 	if err := a.DB.QueryRow("SELECT COUNT(*) FROM log_source").Scan(&n); err != nil || n != 3 {
@@ -120,15 +127,7 @@ func TestMigrateSourcesFromVersion3(t *testing.T) {
 	}
 	st := env.Store(t) // migrates to the current version
 	for _, table := range []string{env.RawTable, env.CleanTable} {
-		got := sourcesOf(t, st, table)
-		if len(got) != len(want) {
-			t.Fatalf("%s: %d rows joined to a source, want %d", table, len(got), len(want))
-		}
-		for id, w := range want {
-			if got[id] != w {
-				t.Fatalf("%s row %s: source %q, want %q", table, id, got[id], w)
-			}
-		}
+		wantSources(t, st, table, want)
 		var n int
 		if err := st.DB.QueryRow("SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name IN ('source_host', 'source_path')", table).Scan(&n); err != nil || n != 0 {
 			t.Fatalf("%s still has %d of the old columns (%v)", table, n, err)
