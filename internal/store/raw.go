@@ -26,7 +26,9 @@ func (r rawRows) row(w rowWriter, i int) {
 	}
 	w.bytes(l.ID[:])
 	w.uint(uint64(r.sources[i]))
-	w.int(l.ID.Offset())
+	// uint64: a foreign message's id is made from its content, so this
+	// half can have its top bit set (file_offset is BIGINT UNSIGNED).
+	w.uint(uint64(l.ID.Offset()))
 	w.time(l.ReceivedAt)
 	w.bytes(data)
 }

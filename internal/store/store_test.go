@@ -3,6 +3,9 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +98,40 @@ func TestWriteCleanRejectsBadRowAsDataError(t *testing.T) {
 	_, n, err := st.Count(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("clean rows %d (%v), want 1", n, err)
+	}
+}
+
+// A message from a foreign publisher has an id made from its content (see
+// broker.Decode), so the "offset" half of the id can have its top bit set:
+// the row must still be stored, byte for byte.
+func TestWriteRawForeignID(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	t.Parallel()
+	env := testenv.New(t)
+	st := env.Store(t)
+	ctx := context.Background()
+	for _, n := range []int{1, 40} { // INSERT, then LOAD DATA
+		ls := make([]record.Line, n)
+		for i := range ls {
+			sum := sha256.Sum256(fmt.Appendf(nil, "foreign %d %d", n, i))
+			id := record.ID(sum[:16])
+			id[8] |= 0x80
+			ls[i] = record.Line{ID: id, ReceivedAt: time.Now(), Data: fmt.Appendf(nil, "line %d", i)}
+		}
+		if err := st.WriteRaw(ctx, ls); err != nil {
+			t.Fatalf("%d lines: %v", n, err)
+		}
+		var off uint64
+		if err := st.DB.QueryRow("SELECT file_offset FROM "+store.QuoteIdent(env.RawTable)+" WHERE id = ?", ls[0].ID[:]).Scan(&off); err != nil {
+			t.Fatal(err)
+		}
+		if want := binary.BigEndian.Uint64(ls[0].ID[8:]); off != want {
+			t.Fatalf("file_offset %d, want %d", off, want)
+		}
+	}
+	if raw, _, err := st.Count(ctx); err != nil || raw != 41 {
+		t.Fatalf("%d raw rows (%v), want 41", raw, err)
 	}
 }
