@@ -72,4 +72,19 @@ func TestDecodeForeignMessage(t *testing.T) {
 	if _, err := Decode(nil, &amqp.Delivery{ContentType: ContentTypeLines, MessageId: "bad", Body: []byte("x\n")}); err == nil {
 		t.Fatal("packed message with a bad id accepted")
 	}
+	// A timestamp no DATETIME can hold is replaced by the time of decoding.
+	for _, ts := range []time.Time{{}, time.Unix(1<<40, 0), time.Date(999, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		before := time.Now()
+		l, err := Decode(nil, &amqp.Delivery{Body: []byte("x"), Timestamp: ts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l[0].ReceivedAt; got.Before(before.Add(-time.Second)) || got.After(time.Now()) {
+			t.Fatalf("timestamp %v: received_at %v, want now", ts, got)
+		}
+	}
+	ok := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
+	if l, _ := Decode(nil, &amqp.Delivery{Body: []byte("x"), Timestamp: ok}); !l[0].ReceivedAt.Equal(ok) {
+		t.Fatalf("a valid timestamp was replaced: %v", l[0].ReceivedAt)
+	}
 }
