@@ -39,7 +39,8 @@ func TestReportRatioAndTable(t *testing.T) {
 	if err := r.WriteTable(&b); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "81.8% of the broker's limit") {
+	if !strings.Contains(b.String(), "81.8% of the broker's limit") ||
+		!strings.Contains(b.String(), "each pair of runs: 90.0%, 66.7%, 90.0% (median 90.0%)") {
 		t.Fatalf("table:\n%s", b.String())
 	}
 }

@@ -16,6 +16,10 @@ type Report struct {
 	Real    *Result   `json:"datastream,omitempty"`
 	// Ratio is Datastream's end-to-end rate over the ceiling's.
 	Ratio float64 `json:"ratio,omitempty"`
+	// PairRatios is the same ratio for each back-to-back pair of runs (the
+	// i-th ceiling run with the i-th Datastream run): the machine's speed
+	// drifts between pairs, so their spread says how far to trust Ratio.
+	PairRatios []float64 `json:"pair_ratios,omitempty"`
 }
 
 // NewReport picks the median run of each mode.
@@ -25,6 +29,20 @@ func NewReport(runs []*Result) *Report {
 	r.Real = median(runs, Datastream)
 	if r.Ceiling != nil && r.Real != nil && r.Ceiling.EndToEndPerSec > 0 {
 		r.Ratio = r.Real.EndToEndPerSec / r.Ceiling.EndToEndPerSec
+	}
+	var ceil, ds []*Result
+	for _, run := range runs {
+		switch run.Mode {
+		case Ceiling:
+			ceil = append(ceil, run)
+		case Datastream:
+			ds = append(ds, run)
+		}
+	}
+	for i := 0; i < len(ceil) && i < len(ds); i++ {
+		if ceil[i].EndToEndPerSec > 0 {
+			r.PairRatios = append(r.PairRatios, ds[i].EndToEndPerSec/ceil[i].EndToEndPerSec)
+		}
 	}
 	return r
 }
@@ -122,6 +140,19 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if r.Ceiling != nil && r.Real != nil {
 		fmt.Fprintf(w, "\nend to end: datastream %.0f lines/s, ceiling %.0f lines/s (medians of %d and %d runs): %.1f%% of the broker's limit\n",
 			r.Real.EndToEndPerSec, r.Ceiling.EndToEndPerSec, count(r.Runs, Datastream), count(r.Runs, Ceiling), 100*r.Ratio)
+		if len(r.PairRatios) > 1 {
+			pairs := make([]string, len(r.PairRatios))
+			for i, v := range r.PairRatios {
+				pairs[i] = fmt.Sprintf("%.1f%%", 100*v)
+			}
+			sorted := append([]float64(nil), r.PairRatios...)
+			sort.Float64s(sorted)
+			mid := sorted[len(sorted)/2]
+			if len(sorted)%2 == 0 {
+				mid = (sorted[len(sorted)/2-1] + mid) / 2
+			}
+			fmt.Fprintf(w, "each pair of runs: %s (median %.1f%%)\n", strings.Join(pairs, ", "), 100*mid)
+		}
 	} else if r.Real != nil && count(r.Runs, Datastream) > 1 {
 		fmt.Fprintf(w, "\nend to end: datastream %.0f lines/s (median of %d runs)\n", r.Real.EndToEndPerSec, count(r.Runs, Datastream))
 	}
