@@ -18,7 +18,9 @@ import (
 // Row is one clean_log row. Pointers and empty strings with a Has flag are
 // NULL when absent, so "absent" never reads as "zero".
 type Row struct {
-	ID         record.ID
+	ID record.ID
+	// Where the line comes from, as the line says: the store turns them
+	// into a log_source id, once per source, and makes them fit there.
 	SourceHost string
 	SourcePath string
 	ReceivedAt time.Time
@@ -58,8 +60,8 @@ type Row struct {
 func Build(line *record.Line, e *logformat.Entry, format string) Row {
 	r := Row{
 		ID:         line.ID,
-		SourceHost: TextString(line.SourceHost, 255),
-		SourcePath: TextString(line.SourcePath, 1024),
+		SourceHost: line.SourceHost,
+		SourcePath: line.SourcePath,
 		ReceivedAt: line.ReceivedAt.UTC(),
 		LogFormat:  TextString(format, 64),
 	}
