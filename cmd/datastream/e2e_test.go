@@ -144,11 +144,7 @@ func trunc(b []byte) []byte {
 }
 
 func TestRunOnceStoresEveryLineExactlyOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	t.Parallel()
-	env := testenv.New(t)
+	env := testenv.Parallel(t)
 	path, want := writeLog(t, hostileLines(), 2000)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -215,11 +211,7 @@ func (n *sqlNull) Scan(v any) error {
 // TestConsumerSIGTERMMidStream stops a consumer with SIGTERM while it is
 // busy, starts it again, and checks that no line is lost or doubled.
 func TestConsumerSIGTERMMidStream(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	t.Parallel()
-	env := testenv.New(t)
+	env := testenv.Parallel(t)
 	path, want := writeLog(t, hostileLines(), 10000)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

@@ -140,11 +140,7 @@ func (h *countLines) Handle(_ context.Context, batch []amqp.Delivery) ([]broker.
 // one line per message subscribes again with a prefetch that keeps the
 // lines it holds under PrefetchLines, and still gets every line.
 func TestPackedMessagesLowerPrefetch(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	t.Parallel()
-	env := testenv.New(t)
+	env := testenv.Parallel(t)
 	topo := env.Topology("classic")
 	const msgs, per = 60, 50
 	pub := broker.NewPublisher(broker.PublisherConfig{Dialer: env.Dialer(), Topology: topo, Window: 64})

@@ -12,11 +12,7 @@ import (
 // asks DeadLettered before sending and records with RecordDeadLetters after
 // the broker's confirm (test/faults found repeats after kill -9).
 func TestDeadLettersRemembered(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	t.Parallel()
-	env := testenv.New(t)
+	env := testenv.Parallel(t)
 	env.CleanTable = "clean-log" // quoting of the derived table name
 	st := env.Store(t)
 	ctx := context.Background()

@@ -19,11 +19,7 @@ import (
 // with LOAD DATA and compares every column but stored_at; it also checks
 // that LOAD DATA stays idempotent and still refuses bad values.
 func TestLoadDataMatchesInsert(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	t.Parallel()
-	env := testenv.New(t)
+	env := testenv.Parallel(t)
 	ctx := context.Background()
 	open := func(suffix string, load bool) *store.Store {
 		st, err := store.Open(ctx, store.Config{DSN: env.DSN, RawTable: "raw_" + suffix, CleanTable: "clean_" + suffix, LoadData: load})

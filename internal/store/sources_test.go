@@ -54,11 +54,7 @@ func wantSources(t *testing.T, st *store.Store, table string, want map[record.ID
 // Rows point at their source; a batch may mix sources, and processes that
 // meet a source separately agree on its id.
 func TestSources(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	t.Parallel()
-	env := testenv.New(t)
+	env := testenv.Parallel(t)
 	ctx := context.Background()
 	a, b := env.Store(t), env.Store(t) // two processes: two caches
 	ls := lines(100, 1)
@@ -98,11 +94,7 @@ func TestSources(t *testing.T) {
 // Tables written by a binary of schema version 3 (host and path in every
 // row) are moved to source ids, and their columns dropped.
 func TestMigrateSourcesFromVersion3(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	t.Parallel()
-	env := testenv.New(t)
+	env := testenv.Parallel(t)
 	ctx := context.Background()
 	cfg := store.Config{DSN: env.DSN, RawTable: env.RawTable, CleanTable: env.CleanTable}
 	old, err := store.OpenAt(ctx, cfg, 3)

@@ -28,11 +28,7 @@ func lines(n int, file byte) []record.Line {
 }
 
 func TestWriteRawIdempotentAndExact(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	t.Parallel()
-	env := testenv.New(t)
+	env := testenv.Parallel(t)
 	env.RawTable = "raw-log" // the original design's name must work
 	st := env.Store(t)
 	ctx := context.Background()
@@ -77,11 +73,7 @@ func TestWriteRawIdempotentAndExact(t *testing.T) {
 }
 
 func TestWriteCleanRejectsBadRowAsDataError(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	t.Parallel()
-	env := testenv.New(t)
+	env := testenv.Parallel(t)
 	st := env.Store(t)
 	ctx := context.Background()
 	ok := "fine"
@@ -105,11 +97,7 @@ func TestWriteCleanRejectsBadRowAsDataError(t *testing.T) {
 // broker.Decode), so the "offset" half of the id can have its top bit set:
 // the row must still be stored, byte for byte.
 func TestWriteRawForeignID(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	t.Parallel()
-	env := testenv.New(t)
+	env := testenv.Parallel(t)
 	st := env.Store(t)
 	ctx := context.Background()
 	for _, n := range []int{1, 40} { // INSERT, then LOAD DATA

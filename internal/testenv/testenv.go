@@ -51,6 +51,17 @@ type Env struct {
 	CleanTable string
 }
 
+// Parallel is how an integration test starts: skipped under -short, run
+// in parallel with the others, with its own names (see New).
+func Parallel(t *testing.T) *Env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	t.Parallel()
+	return New(t)
+}
+
 // New reserves unique names for t and removes the queues, exchanges and
 // database when t ends.
 func New(t testing.TB) *Env {
