@@ -158,10 +158,14 @@ func TestRunOnceStoresEveryLineExactlyOnce(t *testing.T) {
 	// including the empty request and TLS bytes.
 	checkTables(t, env, want, 2, 2)
 
-	// The same file again: same ids, no new rows.
-	out = runCmd(t, ctx, args...)
+	// The same file again: same ids, no new rows. --show names each raw
+	// row's file through log_source.
+	out = runCmd(t, ctx, append(args, "--show", "1")...)
 	if !strings.Contains(out, fmt.Sprintf("raw rows %d, clean rows %d", len(want), len(want)-2)) {
 		t.Fatalf("second run changed the tables: %s", out)
+	}
+	if !strings.Contains(out, ":"+path+" | ") {
+		t.Fatalf("--show does not name the source file %s:\n%s", path, out)
 	}
 	checkTables(t, env, want, 2, 2) // dead letters are remembered: not sent twice
 

@@ -203,8 +203,10 @@ func waitLanded(ctx context.Context, land *landing) error {
 // offset), so the primary key serves the query.
 func showRows(ctx context.Context, st *store.Store, rawTable, cleanTable string, n int) error {
 	queries := []struct{ title, q string }{
-		{rawTable, "SELECT HEX(id), file_offset, received_at, line FROM " + store.QuoteIdent(rawTable) + " ORDER BY id DESC LIMIT ?"},
-		{cleanTable, "SELECT ts, remote_addr, COALESCE(method,''), COALESCE(scheme,''), COALESCE(host,''), COALESCE(path,''), COALESCE(status,0), COALESCE(status_text,''), COALESCE(bytes,0), COALESCE(day_of_week,''), COALESCE(LEFT(user_agent,40),'') FROM " + store.QuoteIdent(cleanTable) + " ORDER BY id DESC LIMIT ?"},
+		{rawTable, "SELECT HEX(r.id) AS id, CONCAT(COALESCE(s.host, '?'), ':', COALESCE(s.path, '?')) AS source, r.file_offset, r.received_at, r.line FROM " +
+			store.QuoteIdent(rawTable) + " r LEFT JOIN " + store.QuoteIdent(store.SourcesTable) + " s ON s.id = r.source_id ORDER BY r.id DESC LIMIT ?"},
+		{cleanTable, "SELECT ts, remote_addr, COALESCE(method,'') AS method, COALESCE(scheme,'') AS scheme, COALESCE(host,'') AS host, COALESCE(path,'') AS path, " +
+			"COALESCE(status,0) AS status, COALESCE(status_text,'') AS status_text, COALESCE(bytes,0) AS bytes, COALESCE(day_of_week,'') AS day_of_week, COALESCE(LEFT(user_agent,40),'') AS user_agent FROM " + store.QuoteIdent(cleanTable) + " ORDER BY id DESC LIMIT ?"},
 	}
 	for _, q := range queries {
 		rows, err := st.DB.QueryContext(ctx, q.q, n)

@@ -9,10 +9,10 @@ import (
 	"github.com/datastream/datastream/internal/clean"
 )
 
-// sourcesTable holds where lines come from; rows point into it by
+// SourcesTable holds where lines come from; rows point into it by
 // source_id (migration 004). Every table set of a database shares it:
 // a host and a path name the same file whichever tables its lines go to.
-const sourcesTable = "log_source"
+const SourcesTable = "log_source"
 
 // source is a producer's host and a file's path, as stored.
 type source struct{ host, path string }
@@ -69,7 +69,7 @@ func (s *Store) sourceID(ctx context.Context, src source) (uint32, error) {
 	// LAST_INSERT_ID(id) makes an existing row's id the statement's
 	// insert id, so one statement serves both cases and concurrent
 	// consumers agree on the id.
-	res, err := s.DB.ExecContext(ctx, "INSERT INTO "+QuoteIdent(sourcesTable)+" (source_key, host, path) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)",
+	res, err := s.DB.ExecContext(ctx, "INSERT INTO "+QuoteIdent(SourcesTable)+" (source_key, host, path) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)",
 		src.key(), src.host, src.path)
 	if err != nil {
 		return 0, fmt.Errorf("register source %s:%s: %w", src.host, src.path, err)

@@ -217,7 +217,7 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 		if err != nil {
 			return err
 		}
-		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(sourcesTable)).Replace(string(body))
+		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(SourcesTable)).Replace(string(body))
 		for _, stmt := range splitStatements(text) {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil && !alreadyApplied(err) {
 				return fmt.Errorf("migration %s: %w", base, err)
