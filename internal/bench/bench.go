@@ -131,7 +131,10 @@ type Result struct {
 	LakeLatency  *Latency    `json:"lake_latency,omitempty"`
 	CleanLatency *Latency    `json:"clean_latency,omitempty"`
 	Components   []Component `json:"components"`
-	Args         []string    `json:"args,omitempty"`
+	// Servers is the CPU of RabbitMQ and MariaDB when they run on this
+	// machine (see serverMeter).
+	Servers []ServerCPU `json:"servers,omitempty"`
+	Args    []string    `json:"args,omitempty"`
 }
 
 func (o *Options) defaults() {
@@ -256,6 +259,7 @@ func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err
 		return nil, err
 	}
 	o.progress("%s: %d lines, consumers ready, starting the producer", mode, in.Lines)
+	servers := startServers(o.AMQPURL, o.MySQLDSN)
 	prod, err := start(ctx, o.Binary, dir, producerArgs)
 	if err != nil {
 		return nil, err
@@ -299,6 +303,7 @@ func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err
 			o.progress("%s: running for %s", mode, time.Since(t0).Round(time.Second))
 		}
 	}
+	serverCPU := servers.stop(in.Lines)
 	if werr := <-writeErr; werr != nil {
 		return nil, fmt.Errorf("write log at rate: %w", werr)
 	}
@@ -318,7 +323,7 @@ func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err
 
 	res = &Result{
 		Mode: mode, Lines: in.Lines, Bytes: in.Bytes, LinesPerMessage: o.LinesPerMessage, QueueType: o.QueueType,
-		Rate: o.Rate, ExpectedClean: in.Parsed,
+		Rate: o.Rate, ExpectedClean: in.Parsed, Servers: serverCPU,
 	}
 	var pr, lr, cr ChildReport
 	for _, r := range []struct {

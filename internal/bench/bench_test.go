@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,8 @@ func TestSummarise(t *testing.T) {
 func TestReportRatioAndTable(t *testing.T) {
 	runs := []*Result{
 		{Mode: Ceiling, EndToEndPerSec: 10000, LinesPerMessage: 1},
-		{Mode: Datastream, EndToEndPerSec: 9000, LinesPerMessage: 1, Latency: &Latency{P50: 1, P99: 2, Max: 3}},
+		{Mode: Datastream, EndToEndPerSec: 9000, LinesPerMessage: 1, Latency: &Latency{P50: 1, P99: 2, Max: 3},
+			Servers: []ServerCPU{{Name: "mariadb", CPUSeconds: 2.5, MicrosPerLine: 25}}},
 		{Mode: Ceiling, EndToEndPerSec: 12000, LinesPerMessage: 1},
 		{Mode: Datastream, EndToEndPerSec: 8000, LinesPerMessage: 1},
 		{Mode: Ceiling, EndToEndPerSec: 11000, LinesPerMessage: 1},
@@ -40,7 +42,8 @@ func TestReportRatioAndTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), "81.8% of the broker's limit") ||
-		!strings.Contains(b.String(), "each pair of runs: 90.0%, 66.7%, 90.0% (median 90.0%)") {
+		!strings.Contains(b.String(), "each pair of runs: 90.0%, 66.7%, 90.0% (median 90.0%)") ||
+		!regexp.MustCompile(`mariadb CPU s \(µs/line\) +- +2\.50 \(25\.0\) +- `).MatchString(b.String()) {
 		t.Fatalf("table:\n%s", b.String())
 	}
 }
@@ -93,6 +96,15 @@ func TestBenchAgainstServices(t *testing.T) {
 			if c.CPUSeconds <= 0 || c.PeakRSSMB <= 0 {
 				t.Errorf("%s: %s: no resource usage: %+v", tc.mode, c.Name, c)
 			}
+		}
+		// The services of the tests run on this machine: their CPU is in
+		// the report (MariaDB's only counts when rows are written).
+		cpu := map[string]float64{}
+		for _, s := range res.Servers {
+			cpu[s.Name] = s.CPUSeconds
+		}
+		if cpu["rabbitmq"] <= 0 || (tc.mode == Datastream && cpu["mariadb"] <= 0) {
+			t.Errorf("%s: server CPU %+v", tc.mode, res.Servers)
 		}
 		if tc.mode == Datastream {
 			if res.RawRows != in.Lines || res.CleanRows != in.Parsed || res.Latency == nil || res.Latency.Samples != int(in.Lines) {

@@ -134,6 +134,16 @@ func (r *Report) WriteTable(w io.Writer) error {
 			})
 		}
 	}
+	for _, name := range []string{"rabbitmq", "mariadb"} {
+		row(name+" CPU s (µs/line)", func(c *Result) string {
+			for _, s := range c.Servers {
+				if s.Name == name {
+					return fmt.Sprintf("%.2f (%.1f)", s.CPUSeconds, s.MicrosPerLine)
+				}
+			}
+			return "-"
+		})
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
