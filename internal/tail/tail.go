@@ -127,11 +127,21 @@ func New(cfg Config) (*Tailer, error) {
 	if len(cfg.Paths) == 0 {
 		return nil, errors.New("tail: no paths")
 	}
-	for _, p := range cfg.Paths {
+	// Lines name their file by its path, and "access.log" says nothing once
+	// it is in a table (or when two producers run in different directories):
+	// relative paths and patterns are made absolute.
+	paths := make([]string, len(cfg.Paths))
+	for i, p := range cfg.Paths {
 		if _, err := filepath.Match(p, ""); err != nil {
 			return nil, fmt.Errorf("tail: bad pattern %q: %w", p, err)
 		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("tail: path %q: %w", p, err)
+		}
+		paths[i] = abs
 	}
+	cfg.Paths = paths
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 250 * time.Millisecond
 	}

@@ -84,3 +84,17 @@ func TestResumeAfterUnterminatedFinalLine(t *testing.T) {
 		t.Fatal("file identity changed")
 	}
 }
+
+func TestRelativePathBecomesAbsolute(t *testing.T) {
+	dir := t.TempDir()
+	appendFile(t, filepath.Join(dir, "access.log"), "one\n")
+	t.Chdir(dir)
+	cfg := testConfig(dir, "access.log")
+	cfg.StateDir = ""
+	h := start(t, cfg, true)
+	ls := h.waitN(1, 2*time.Second)
+	if want := filepath.Join(dir, "access.log"); ls[0].Path != want {
+		t.Fatalf("line names its file %q, want %q", ls[0].Path, want)
+	}
+	h.settle(1, 50*time.Millisecond)
+}
