@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +109,33 @@ func BenchmarkLoadText(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows.len()), "ns/row")
+}
+
+// escapeRef is LOAD DATA's escaping written the obvious way.
+var escapeRef = strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`)
+
+func TestAppendEscaped(t *testing.T) {
+	for _, in := range []string{
+		"", "plain", `\`, "\t", "\n", "a\tb\nc\\d", "\t\t\t\t", `\\\\`, "\n\\\t",
+		"GET /x?q=1;DROP TABLE raw_log;--\t<script>\\</script>\n",
+		strings.Repeat("\t", 100000), strings.Repeat("ab\\", 1000) + strings.Repeat("z", 5000),
+		"\x00\xff\xfe\t",
+	} {
+		want := "prefix:" + escapeRef.Replace(in)
+		if got := string(appendEscaped([]byte("prefix:"), in)); got != want {
+			t.Errorf("string %.40q: got %.60q want %.60q", in, got, want)
+		}
+		if got := string(appendEscaped([]byte("prefix:"), []byte(in))); got != want {
+			t.Errorf("bytes %.40q: got %.60q want %.60q", in, got, want)
+		}
+	}
+}
+
+func FuzzAppendEscaped(f *testing.F) {
+	f.Add([]byte("a\tb\nc\\d"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if got, want := string(appendEscaped(nil, in)), escapeRef.Replace(string(in)); got != want {
+			t.Fatalf("%q: got %q want %q", in, got, want)
+		}
+	})
 }
