@@ -120,7 +120,7 @@ func (b *benchHooks) consume(ctx context.Context, cc broker.ConsumerConfig, h br
 	}
 	err := broker.Consume(ctx, cc, h)
 	if b.report != "" {
-		r := bench.ChildReport{Lines: b.lines.Load(), First: b.first.Load(), Last: b.last.Load(), Batches: b.batches.Load()}
+		r := bench.ChildReport{Lines: b.lines.Load(), First: b.first.Load(), Last: b.last.Load(), LoadStats: bench.LoadStats{Batches: b.batches.Load()}}
 		if b.loadCounts != nil {
 			r.Loads, r.Fallbacks = b.loadCounts()
 		}

@@ -74,8 +74,12 @@ type ChildReport struct {
 	First     int64 `json:"first"`
 	LastRead  int64 `json:"last_read,omitempty"`
 	Last      int64 `json:"last"`
-	// Consumers: batches acked, and of those written by LOAD DATA, how
-	// many were written again by INSERT (the load left warnings).
+	LoadStats
+}
+
+// LoadStats are a consumer's batches acked and, of those, how many LOAD
+// DATA wrote and how many it handed to INSERT (the load left warnings).
+type LoadStats struct {
 	Batches   int64 `json:"batches,omitempty"`
 	Loads     int64 `json:"loads,omitempty"`
 	Fallbacks int64 `json:"fallbacks,omitempty"`
@@ -100,10 +104,7 @@ type Component struct {
 	// the two are close.
 	HalfRSSMB float64 `json:"half_rss_mb"`
 	EndRSSMB  float64 `json:"end_rss_mb"`
-	// Consumers only (see ChildReport).
-	Batches   int64 `json:"batches,omitempty"`
-	Loads     int64 `json:"loads,omitempty"`
-	Fallbacks int64 `json:"fallbacks,omitempty"`
+	LoadStats         // consumers only
 }
 
 // Result is one benchmark run.
@@ -359,10 +360,7 @@ func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err
 	for _, c := range []*child{prod, lake, clean} {
 		res.Components = append(res.Components, c.usage())
 	}
-	for i, r := range []*ChildReport{&lr, &cr} {
-		c := &res.Components[i+1]
-		c.Batches, c.Loads, c.Fallbacks = r.Batches, r.Loads, r.Fallbacks
-	}
+	res.Components[1].LoadStats, res.Components[2].LoadStats = lr.LoadStats, cr.LoadStats
 	res.Args = append(append([]string{}, o.ProducerArgs...), o.ConsumerArgs...)
 
 	if mode == Datastream {

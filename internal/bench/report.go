@@ -30,15 +30,7 @@ func NewReport(runs []*Result) *Report {
 	if r.Ceiling != nil && r.Real != nil && r.Ceiling.EndToEndPerSec > 0 {
 		r.Ratio = r.Real.EndToEndPerSec / r.Ceiling.EndToEndPerSec
 	}
-	var ceil, ds []*Result
-	for _, run := range runs {
-		switch run.Mode {
-		case Ceiling:
-			ceil = append(ceil, run)
-		case Datastream:
-			ds = append(ds, run)
-		}
-	}
+	ceil, ds := ofMode(runs, Ceiling), ofMode(runs, Datastream)
 	for i := 0; i < len(ceil) && i < len(ds); i++ {
 		if ceil[i].EndToEndPerSec > 0 {
 			r.PairRatios = append(r.PairRatios, ds[i].EndToEndPerSec/ceil[i].EndToEndPerSec)
@@ -47,13 +39,19 @@ func NewReport(runs []*Result) *Report {
 	return r
 }
 
-func median(runs []*Result, m Mode) *Result {
+// ofMode returns the runs of mode m, in order.
+func ofMode(runs []*Result, m Mode) []*Result {
 	var of []*Result
 	for _, r := range runs {
 		if r.Mode == m {
 			of = append(of, r)
 		}
 	}
+	return of
+}
+
+func median(runs []*Result, m Mode) *Result {
+	of := ofMode(runs, m)
 	if len(of) == 0 {
 		return nil
 	}
@@ -169,12 +167,4 @@ func (r *Report) WriteTable(w io.Writer) error {
 	return nil
 }
 
-func count(runs []*Result, m Mode) int {
-	n := 0
-	for _, r := range runs {
-		if r.Mode == m {
-			n++
-		}
-	}
-	return n
-}
+func count(runs []*Result, m Mode) int { return len(ofMode(runs, m)) }

@@ -117,12 +117,12 @@ func Decode(dst []record.Line, d *amqp.Delivery) ([]record.Line, error) {
 	if ns, ok := d.Headers[HeaderReceivedAt].(int64); ok {
 		received = time.Unix(0, ns)
 	}
-	if y := received.UTC().Year(); y < 1970 || y > 9999 {
+	received = received.UTC()
+	if y := received.Year(); y < 1970 || y > 9999 {
 		// Zero, or a foreign publisher's timestamp no DATETIME column
 		// can hold: the row would be refused, so the line is dated now.
-		received = time.Now()
+		received = time.Now().UTC()
 	}
-	received = received.UTC()
 
 	id, err := record.ParseID(d.MessageId)
 	if err != nil {

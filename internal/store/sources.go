@@ -71,10 +71,10 @@ func (s *Store) sourceID(ctx context.Context, src source) (uint32, error) {
 	// consumers agree on the id.
 	res, err := s.DB.ExecContext(ctx, "INSERT INTO "+QuoteIdent(SourcesTable)+" (source_key, host, path) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)",
 		src.key(), src.host, src.path)
-	if err != nil {
-		return 0, fmt.Errorf("register source %s:%s: %w", src.host, src.path, err)
+	var v int64
+	if err == nil {
+		v, err = res.LastInsertId()
 	}
-	v, err := res.LastInsertId()
 	if err != nil {
 		return 0, fmt.Errorf("register source %s:%s: %w", src.host, src.path, err)
 	}
