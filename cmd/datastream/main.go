@@ -99,9 +99,9 @@ func Main(args []string) int {
 
 // gcPercent is the garbage collector's target when GOGC is not set. The
 // components keep a few megabytes live and allocate per message, so at
-// Go's default of 100 they collect many times a second; 200 takes 6-8% off
-// the consumers' and producer's CPU for about 4 MB more at one line per
-// message and 14 MB more packed (docs/performance.md, "Go's GC target").
+// Go's default of 100 they collect many times a second; 200 takes 4-9% off
+// each component's CPU for about 4 MB more at one line per message and
+// 13 MB more packed (docs/performance.md, "Go's GC target").
 // 400 came close to the 100 MB memory target with packed messages.
 const gcPercent = 200
 
