@@ -71,7 +71,10 @@ func Build(line *record.Line, e *logformat.Entry, format string) Row {
 	}
 	r.RemoteAddr = Text(e.RemoteAddr, 64)
 	if ip, err := netip.ParseAddr(string(e.RemoteAddr)); err == nil {
-		ip = ip.Unmap()
+		// A zone ("fe80::1%eth0") names an interface of the logging host,
+		// not the client, and may hold any bytes: drop it, so remote_addr
+		// is the address client_ip holds.
+		ip = ip.Unmap().WithZone("")
 		r.ClientIP = ip.AsSlice()
 		r.RemoteAddr = ip.String()
 	}

@@ -1,6 +1,7 @@
 package clean
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +85,27 @@ func TestBuildEmailAndGarbage(t *testing.T) {
 	}
 	if r.StatusText == nil || *r.StatusText != "Bad Request" {
 		t.Errorf("status text: %v", r.StatusText)
+	}
+}
+
+func TestBuildRemoteAddr(t *testing.T) {
+	for _, tc := range []struct {
+		addr, want string
+		ipLen      int
+	}{
+		{"10.1.2.3", "10.1.2.3", 4},
+		{"::ffff:10.1.2.3", "10.1.2.3", 4},
+		{"2001:DB8::0:1", "2001:db8::1", 16},
+		{"fe80::1%eth0", "fe80::1", 16},
+		{"::10%\xff" + strings.Repeat("z", 100), "::10", 16},
+		{"not-an-ip", "not-an-ip", 0},
+		{strings.Repeat("x", 100), strings.Repeat("x", 64), 0},
+	} {
+		e := parse(t, "combined", tc.addr+` - - [27/Nov/2026:06:00:00 +0000] "GET / HTTP/1.1" 200 0 "-" "-"`)
+		r := Build(&record.Line{}, e, "combined")
+		if r.RemoteAddr != tc.want || len(r.ClientIP) != tc.ipLen {
+			t.Errorf("%q: remote_addr %q client_ip %x, want %q and %d bytes", tc.addr, r.RemoteAddr, r.ClientIP, tc.want, tc.ipLen)
+		}
 	}
 }
 
