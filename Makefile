@@ -4,7 +4,7 @@ BIN       := bin/datastream
 DEMO_LOG  := demo/access.log
 DEMO_LINES ?= 20000
 
-.PHONY: all build services demo test test-short test-faults test-deps bench vet fmt clean
+.PHONY: all build services demo test test-short test-faults test-deps fuzz bench vet fmt clean
 
 all: build
 
@@ -39,6 +39,17 @@ test-faults: services test-deps
 
 test-short: services
 	$(GO) test -short -count=1 ./...
+
+# Each fuzz target for FUZZTIME: the parsers and everything else that takes
+# attacker-controlled bytes (log lines, foreign messages). Failures are kept
+# in the package's testdata/fuzz and then run by every `make test`.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run XXX -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/logformat
+	$(GO) test -run XXX -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME) ./internal/logformat
+	$(GO) test -run XXX -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME) ./internal/clean
+	$(GO) test -run XXX -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/broker
+	$(GO) test -run XXX -fuzz '^FuzzAppendEscaped$$' -fuzztime $(FUZZTIME) ./internal/store
 
 # Throughput, latency, CPU and memory of the pipeline against the real
 # services, beside the broker's own limit (see docs/performance.md).
