@@ -153,18 +153,23 @@ func (r *Report) WriteTable(w io.Writer) error {
 			for i, v := range r.PairRatios {
 				pairs[i] = fmt.Sprintf("%.1f%%", 100*v)
 			}
-			sorted := append([]float64(nil), r.PairRatios...)
-			sort.Float64s(sorted)
-			mid := sorted[len(sorted)/2]
-			if len(sorted)%2 == 0 {
-				mid = (sorted[len(sorted)/2-1] + mid) / 2
-			}
-			fmt.Fprintf(w, "each pair of runs: %s (median %.1f%%)\n", strings.Join(pairs, ", "), 100*mid)
+			fmt.Fprintf(w, "each pair of runs: %s (median %.1f%%)\n", strings.Join(pairs, ", "), 100*medianOf(r.PairRatios))
 		}
 	} else if r.Real != nil && count(r.Runs, Datastream) > 1 {
 		fmt.Fprintf(w, "\nend to end: datastream %.0f lines/s (median of %d runs)\n", r.Real.EndToEndPerSec, count(r.Runs, Datastream))
 	}
 	return nil
+}
+
+// medianOf is the median of v, the mean of the middle two for an even count.
+func medianOf(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	mid := s[len(s)/2]
+	if len(s)%2 == 0 {
+		mid = (s[len(s)/2-1] + mid) / 2
+	}
+	return mid
 }
 
 func count(runs []*Result, m Mode) int { return len(ofMode(runs, m)) }

@@ -69,7 +69,6 @@ func Build(line *record.Line, e *logformat.Entry, format string) Row {
 		t := e.Time.UTC()
 		r.Time = &t
 	}
-	r.RemoteAddr = Text(e.RemoteAddr, 64)
 	if ip, err := netip.ParseAddr(string(e.RemoteAddr)); err == nil {
 		// A zone ("fe80::1%eth0") names an interface of the logging host,
 		// not the client, and may hold any bytes: drop it, so remote_addr
@@ -77,6 +76,8 @@ func Build(line *record.Line, e *logformat.Entry, format string) Row {
 		ip = ip.Unmap().WithZone("")
 		r.ClientIP = ip.AsSlice()
 		r.RemoteAddr = ip.String()
+	} else {
+		r.RemoteAddr = Text(e.RemoteAddr, 64)
 	}
 	r.RemoteUser = opt(e.RemoteUser, 255)
 	r.Session = opt(e.Get("session"), 255)
