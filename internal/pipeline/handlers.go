@@ -101,6 +101,8 @@ type Clean struct {
 	// FormatName is stored with each row; for "auto" the chosen preset.
 	FormatName func() string
 	Observe    Observer
+	// Enricher, when set, fills the enrichment columns (internal/enrich).
+	Enricher interface{ Enrich(*clean.Row) }
 
 	// parseMu serialises parsing: Handle runs on several writers at once
 	// and an auto parser remembers its choice.
@@ -127,6 +129,11 @@ func (h *Clean) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.Rej
 		rowItems = append(rowItems, it)
 	}
 	h.parseMu.Unlock()
+	if h.Enricher != nil {
+		for i := range rows {
+			h.Enricher.Enrich(&rows[i])
+		}
+	}
 	bad, err := isolate(ctx, len(rows), func(ctx context.Context, lo, hi int) error {
 		return h.Store.WriteClean(ctx, rows[lo:hi])
 	})

@@ -217,7 +217,7 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 		if err != nil {
 			return err
 		}
-		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(SourcesTable)).Replace(string(body))
+		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(SourcesTable), "{{visitors}}", s.visitorsTable()).Replace(string(body))
 		for _, stmt := range splitStatements(text) {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil && !alreadyApplied(err) {
 				return fmt.Errorf("migration %s: %w", base, err)
@@ -305,7 +305,7 @@ func (s *Store) CountFiles(ctx context.Context, files [][8]byte) (raw, clean int
 
 // DropTables removes this store's tables (tests and benchmarks).
 func (s *Store) DropTables(ctx context.Context) error {
-	for _, t := range []string{s.raw, s.clean, s.deadTable()} {
+	for _, t := range []string{s.raw, s.clean, s.deadTable(), s.visitorsTable()} {
 		if _, err := s.DB.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
 			return err
 		}
