@@ -183,10 +183,10 @@ func TestGeoEmbedded(t *testing.T) {
 
 func testDB(t *testing.T, path, city string) string {
 	return enrichtest.WriteMMDB(t, path, map[string]enrichtest.City{
-		"181.53.103.0/24":  {Country: "CO", Region: "Antioquia", City: city, Lat: 6.1719, Lon: -75.6114},
-		"8.8.8.0/24":       {Country: "US", Region: "California", City: "Mountain View", Lat: 37.4056, Lon: -122.0775, Flat: true},
-		"2001:4860::/32":   {Country: "CH", City: "Zürich", Lat: 47.37, Lon: 8.54},
-		"193.51.224.0/24":  {Region: "Île-de-France", City: "Paris", Lat: 48.85, Lon: 2.35},
+		"181.53.103.0/24": {Country: "CO", Region: "Antioquia", City: city, Lat: 6.1719, Lon: -75.6114},
+		"8.8.8.0/24":      {Country: "US", Region: "California", City: "Mountain View", Lat: 37.4056, Lon: -122.0775, Flat: true},
+		"2001:4860::/32":  {Country: "CH", City: "Zürich", Lat: 47.37, Lon: 8.54},
+		"193.51.224.0/24": {Region: "Île-de-France", City: "Paris", Lat: 48.85, Lon: 2.35},
 	})
 }
 
@@ -202,9 +202,9 @@ func TestGeoFile(t *testing.T) {
 	}{
 		{"181.53.103.203", "CO", "Antioquia", "Itagüí", 6.1719, -75.6114},
 		{"8.8.8.8", "US", "California", "Mountain View", 37.4056, -122.0775}, // ip-location-db's flat shape
-		{"2001:4860:4860::8888", "CH", "<nil>", "Zürich", 47.37, 8.54},        // the file's country wins
-		{"193.51.224.1", "FR", "Île-de-France", "Paris", 48.85, 2.35},         // no country in the file: the embedded one
-		{"2a01:4f8::1", "DE", "<nil>", "<nil>", 0, 0},                          // not in the file
+		{"2001:4860:4860::8888", "CH", "<nil>", "Zürich", 47.37, 8.54},       // the file's country wins
+		{"193.51.224.1", "FR", "Île-de-France", "Paris", 48.85, 2.35},        // no country in the file: the embedded one
+		{"2a01:4f8::1", "DE", "<nil>", "<nil>", 0, 0},                        // not in the file
 	} {
 		r := row(tc.addr, "")
 		e.Enrich(&r)

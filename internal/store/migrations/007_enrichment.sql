@@ -19,3 +19,7 @@ CREATE TABLE IF NOT EXISTS {{visitors}} (
   last_ms   BIGINT       NOT NULL,
   PRIMARY KEY (visitor)
 ) ENGINE=InnoDB;
+-- Sizes in KB and MB as the original design computed them: an integer
+-- divided by an integer is a DECIMAL cut to 9 places (0.002529144 MB for
+-- 2652 bytes, not 0.002529144287109375); a DOUBLE divisor keeps them exact.
+ALTER TABLE {{clean}} MODIFY COLUMN size_kb DOUBLE AS (bytes / 1024e0) VIRTUAL, MODIFY COLUMN size_mb DOUBLE AS (bytes / 1048576e0) VIRTUAL;
