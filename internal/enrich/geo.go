@@ -163,3 +163,17 @@ func (g Geo) Lookup(ip netip.Addr) Location {
 	}
 	return loc
 }
+
+// Files looks an address up in several files in turn: ip-location-db
+// ships IPv4 and IPv6 apart. The first file that knows it answers.
+type Files []GeoLookup
+
+// Lookup implements GeoLookup.
+func (f Files) Lookup(ip netip.Addr) Location {
+	for _, g := range f {
+		if loc := g.Lookup(ip); loc != (Location{}) {
+			return loc
+		}
+	}
+	return Location{}
+}
