@@ -50,6 +50,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME) ./internal/clean
 	$(GO) test -run XXX -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/broker
 	$(GO) test -run XXX -fuzz '^FuzzAppendEscaped$$' -fuzztime $(FUZZTIME) ./internal/store
+	$(GO) test -run XXX -fuzz '^FuzzEnrich$$' -fuzztime $(FUZZTIME) ./internal/enrich
 
 # Throughput, latency, CPU and memory of the pipeline against the real
 # services, beside the broker's own limit (see docs/performance.md).

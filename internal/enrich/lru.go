@@ -71,12 +71,6 @@ func (c *lru[K, V]) clear() {
 	c.head.next, c.head.prev = &c.head, &c.head
 }
 
-func (c *lru[K, V]) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.items)
-}
-
 func (c *lru[K, V]) unlink(n *lruNode[K, V]) {
 	n.prev.next, n.next.prev = n.next, n.prev
 }

@@ -54,9 +54,9 @@ func (a *Agents) Parse(ua string) Agent {
 	}
 	u := a.parser.Parse(ua)
 	ag := Agent{
-		Family:  u.GetBrowser(),
+		Family:  string(u.Browser()),
 		Version: u.BrowserVersionMajor(),
-		OS:      u.GetOS(),
+		OS:      string(u.OS()),
 	}
 	if ag.Family == string(agents.BrowserChrome) && strings.Contains(ua, "; wv)") {
 		// Android's WebView says "wv" beside a Chrome version: an app's
