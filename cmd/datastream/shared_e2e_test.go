@@ -68,8 +68,9 @@ func TestSharedDataEnriched(t *testing.T) {
 			if rows == 0 || !strings.Contains(out, "rejected 0,") {
 				t.Fatalf("%d rows; run said:\n%s", rows, out)
 			}
-			// iploc has every allocated public address; a few may be unassigned.
-			if publicCountry*1000 < public*999 {
+			// The embedded database lacks a few ranges (0.4% of the lines of
+			// ezpaarse's log, e.g. 213.247.13.71): a country for 99% at least.
+			if publicCountry*100 < public*99 {
 				t.Errorf("%d of %d public addresses have a country", publicCountry, public)
 			}
 			pct := func(n int) float64 { return 100 * float64(n) / float64(rows) }
