@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/datastream/datastream/internal/record"
 )
@@ -17,11 +19,14 @@ func (s *Store) deadTable() string { return QuoteIdent(s.cleanName + "_dead_lett
 // it and however often. In one transaction it inserts every id not recorded
 // before (the insert locks the row: a concurrent claim of the same id, by
 // another writer or another consumer, waits until this one commits or rolls
-// back), calls publish with the ids it inserted (maybe none), and commits only when
-// publish returned nil. A crash or a failed publish rolls the claim back, so
-// the next delivery publishes again; only a crash between the broker's
-// confirm and the commit, or a confirm lost with the connection, repeats a
-// dead letter, and the repeat carries the same message id.
+// back), calls publish with the ids it inserted (maybe none), and commits
+// only when publish returned nil. A crash or a failed publish rolls the
+// claim back, so the next delivery publishes again. When the commit fails
+// after the publish (the database went away), the ids are recorded again
+// without the claim, retried until ctx ends, rather than published again by
+// the next delivery. Only a crash between the broker's confirm and the
+// record, or a confirm lost with the connection, repeats a dead letter, and
+// the repeat carries the same message id.
 func (s *Store) DeadLetterOnce(ctx context.Context, ids []record.ID, publish func(fresh []record.ID) error) error {
 	ids = slices.Clone(ids)
 	// One order for every claimant, so two never wait on each other.
@@ -53,7 +58,45 @@ func (s *Store) DeadLetterOnce(ctx context.Context, ids []record.ID, publish fun
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("dead letters: commit: %w", err)
+		return s.recordDeadLetters(ctx, fresh, fmt.Errorf("dead letters: commit: %w", err))
+	}
+	return nil
+}
+
+// recordDeadLetters records ids that are in the dead-letter queue although
+// their claim did not commit: it retries until it succeeds or ctx ends, and
+// then returns cause with the last error.
+func (s *Store) recordDeadLetters(ctx context.Context, ids []record.ID, cause error) error {
+	wait := 50 * time.Millisecond
+	for {
+		err := s.insertDeadLetters(ctx, ids)
+		if err == nil {
+			s.log.Warn("dead letters recorded after their claim failed to commit", "ids", len(ids), "cause", cause)
+			return nil
+		}
+		s.log.Warn("recording published dead letters failed; will retry", "ids", len(ids), "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w; recording them again: %w", cause, err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// insertDeadLetters records ids, those recorded before included.
+func (s *Store) insertDeadLetters(ctx context.Context, ids []record.ID) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 1000)
+		args := make([]any, n)
+		for i := range n {
+			args[i] = ids[i][:]
+		}
+		q := "INSERT IGNORE INTO " + s.deadTable() + " (id) VALUES " + strings.TrimSuffix(strings.Repeat("(?),", n), ",")
+		if _, err := s.DB.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+		ids = ids[n:]
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/datastream/datastream/internal/record"
+	"github.com/datastream/datastream/internal/store"
 	"github.com/datastream/datastream/internal/testenv"
 )
 
@@ -81,5 +82,47 @@ func TestDeadLetterOnce(t *testing.T) {
 	}
 	if err := st.DropTables(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// When the database goes away after the dead letters were published, before
+// the claim committed, they are recorded once it is back, not published
+// again by the next delivery.
+func TestDeadLetterOnceCommitLost(t *testing.T) {
+	env := testenv.Parallel(t)
+	env.Store(t) // the tables
+	proxy := testenv.NewProxy(t, env.MySQLAddr())
+	st, err := store.Open(context.Background(), store.Config{DSN: env.DSNVia(proxy.Addr()), RawTable: env.RawTable, CleanTable: env.CleanTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ids := []record.ID{record.NewID([8]byte{9}, 0), record.NewID([8]byte{9}, 100)}
+	calls := 0
+	err = st.DeadLetterOnce(ctx, ids, func(fresh []record.ID) error {
+		calls++
+		proxy.Cut(testenv.Refuse) // the commit fails
+		time.AfterFunc(500*time.Millisecond, proxy.Restore)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("DeadLetterOnce: %v", err)
+	}
+	if err := st.DeadLetterOnce(ctx, ids, func(fresh []record.ID) error {
+		if len(fresh) > 0 {
+			t.Errorf("published again: %v", fresh)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := env.Store(t).DeadLetterIDs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 || len(got) != len(ids) {
+		t.Errorf("publish called %d times, %d ids recorded; want 1 and %d", calls, len(got), len(ids))
 	}
 }
