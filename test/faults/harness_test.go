@@ -87,10 +87,15 @@ type logWriter struct {
 	path string
 	rate int
 
-	mu    sync.Mutex
-	f     *os.File
-	file  int   // number of the file f writes to
-	off   int64 // where the next line goes in it
+	mu   sync.Mutex
+	f    *os.File
+	file int   // number of the file f writes to
+	off  int64 // where the next line goes in it
+	// since and base: the rate counts from since, when base lines were
+	// written; a pause (copyTruncate) moves them, so that the writer does
+	// not make up for it in a burst.
+	since time.Time
+	base  int
 	lines []pos
 	gen   *lineGen
 	err   error
@@ -110,7 +115,7 @@ func startWriter(t *testing.T, path string, rate int, seed uint64) *logWriter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &logWriter{t: t, path: path, rate: rate, f: f, gen: newLineGen(seed), stop: make(chan struct{}), done: make(chan struct{})}
+	w := &logWriter{t: t, path: path, rate: rate, f: f, gen: newLineGen(seed), since: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	t.Cleanup(func() { w.Stop() })
 	return w
@@ -121,7 +126,6 @@ func (w *logWriter) loop() {
 	const tick = 10 * time.Millisecond
 	tk := time.NewTicker(tick)
 	defer tk.Stop()
-	start := time.Now()
 	var buf []byte
 	for {
 		select {
@@ -129,8 +133,8 @@ func (w *logWriter) loop() {
 			return
 		case <-tk.C:
 		}
-		want := int(time.Since(start).Seconds() * float64(w.rate))
 		w.mu.Lock()
+		want := w.base + int(time.Since(w.since).Seconds()*float64(w.rate))
 		buf = buf[:0]
 		n := 0
 		for len(w.lines)+n < want && n < w.rate {
@@ -226,7 +230,7 @@ func (w *logWriter) copyTruncate(to string, pause time.Duration, readAll func(n 
 	time.Sleep(pause)
 	for deadline := time.Now().Add(time.Minute); !readAll(len(w.lines)); {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("copytruncate: the %d lines written were not all read within a minute", len(w.lines))
+			return fmt.Errorf("copytruncate: the %d lines written were not all stored within a minute", len(w.lines))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -241,6 +245,7 @@ func (w *logWriter) copyTruncate(to string, pause time.Duration, readAll func(n 
 		return err
 	}
 	w.newFile()
+	w.since, w.base = time.Now(), len(w.lines)
 	return nil
 }
 
