@@ -79,6 +79,12 @@ type pos struct {
 	data []byte
 }
 
+// writeFor bounds how long a writer writes: it stops by itself after
+// writeFor × rate lines. The scenarios wait for every line written so far to
+// land while the writer goes on; on an overloaded machine the pipeline falls
+// behind and, without a bound, every wait made the next one longer.
+const writeFor = 30 * time.Second
+
 // logWriter appends lines to a log at a steady rate, like a web server, and
 // remembers where it wrote every line. It opens the log with O_APPEND, as
 // nginx does, so it writes at the end of a truncated file.
@@ -137,6 +143,7 @@ func (w *logWriter) loop() {
 		want := w.base + int(time.Since(w.since).Seconds()*float64(w.rate))
 		buf = buf[:0]
 		n := 0
+		want = min(want, int(writeFor.Seconds())*w.rate)
 		for len(w.lines)+n < want && n < w.rate {
 			l := w.gen.next()
 			buf = append(append(buf, l...), '\n')
