@@ -31,11 +31,19 @@ test-deps:
 
 # The fault tests alone (kill -9, RabbitMQ/MariaDB outages, rotation, nginx
 # under wrk), about a minute; the results table for docs/reliability.md is
-# left in bin/faults-results.md.
+# left in bin/faults-results.md. FAULTS_RUNS=10 runs the suite ten times in
+# a row and stops at the first failure; every run's table is appended to
+# bin/faults-results-all.md.
+FAULTS_RUNS ?= 1
 test-faults: services test-deps
 	@mkdir -p bin
-	FAULTS_RESULTS=$(CURDIR)/bin/faults-results.md $(GO) test -race -count=1 -timeout 10m ./test/faults
-	@cat bin/faults-results.md
+	@rm -f bin/faults-results-all.md
+	@for i in $$(seq $(FAULTS_RUNS)); do \
+		echo "fault suite, run $$i of $(FAULTS_RUNS)"; \
+		FAULTS_RESULTS=$(CURDIR)/bin/faults-results.md $(GO) test -race -count=1 -timeout 20m ./test/faults || exit 1; \
+		cat bin/faults-results.md; \
+		{ echo "run $$i"; echo; cat bin/faults-results.md; echo; } >> bin/faults-results-all.md; \
+	done
 
 test-short: services
 	$(GO) test -short -count=1 ./...

@@ -85,6 +85,12 @@ type pos struct {
 // behind and, without a bound, every wait made the next one longer.
 const writeFor = 30 * time.Second
 
+// landWait is how long a scenario waits for lines to land before it fails
+// with the counts it saw. With -race on a shared 2-core machine at load 25
+// the pipeline stored as little as 150 lines a second, so 30 s of writing
+// at 400 lines a second take over a minute; a stalled pipeline still fails.
+const landWait = 4 * time.Minute
+
 // logWriter appends lines to a log at a steady rate, like a web server, and
 // remembers where it wrote every line. It opens the log with O_APPEND, as
 // nginx does, so it writes at the end of a truncated file.
@@ -235,9 +241,9 @@ func (w *logWriter) copyTruncate(to string, pause time.Duration, readAll func(n 
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	time.Sleep(pause)
-	for deadline := time.Now().Add(time.Minute); !readAll(len(w.lines)); {
+	for deadline := time.Now().Add(landWait); !readAll(len(w.lines)); {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("copytruncate: the %d lines written were not all stored within a minute", len(w.lines))
+			return fmt.Errorf("copytruncate: the %d lines written were not all stored within %s", len(w.lines), landWait)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -488,7 +494,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 // flowing waits until the pipeline has stored at least n rows of both kinds.
 func (h *harness) flowing(n int) {
 	h.t.Helper()
-	if _, err := h.waitLanded(n, time.Minute); err != nil {
+	if _, err := h.waitLanded(n, landWait); err != nil {
 		h.t.Fatalf("pipeline not flowing: %v", err)
 	}
 }

@@ -247,7 +247,7 @@ func TestNginxUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("nginx wrote %d lines in %d files, %d distinct lines written more than once", len(lines), rotations+1, same)
-	rec, err := h.waitLanded(len(lines), 2*time.Minute)
+	rec, err := h.waitLanded(len(lines), landWait)
 	if err != nil {
 		t.Error(err)
 	}

@@ -59,7 +59,7 @@ func (h *harness) recovery(w *logWriter) func() time.Duration {
 	target := w.Written()
 	ch := make(chan time.Duration, 1)
 	go func() {
-		d, err := h.waitLanded(target, 3*time.Minute)
+		d, err := h.waitLanded(target, landWait)
 		if err != nil {
 			h.t.Errorf("did not recover: %v", err)
 		}
@@ -94,7 +94,7 @@ func (h *harness) stop(role string) {
 func (h *harness) quiesce(n int) {
 	t := h.t
 	t.Helper()
-	if _, err := h.waitLanded(n, 2*time.Minute); err != nil {
+	if _, err := h.waitLanded(n, landWait); err != nil {
 		t.Errorf("lines did not land: %v", err)
 	}
 	h.stop(producer)
@@ -103,11 +103,11 @@ func (h *harness) quiesce(n int) {
 	}
 	for round := 1; ; round++ {
 		var l, c int
-		deadline := time.Now().Add(2 * time.Minute)
+		deadline := time.Now().Add(landWait)
 		for l, c = depths(); l+c > 0; l, c = depths() {
 			if time.Now().After(deadline) {
 				raw, clean, dead, err := h.counts()
-				t.Errorf("queues not drained after 2 minutes: lake %d, clean %d messages ready; raw %d, clean %d + dead %d, want %d (%v)", l, c, raw, clean, dead, n, err)
+				t.Errorf("queues not drained after %s: lake %d, clean %d messages ready; raw %d, clean %d + dead %d, want %d (%v)", landWait, l, c, raw, clean, dead, n, err)
 				return
 			}
 			time.Sleep(100 * time.Millisecond)
