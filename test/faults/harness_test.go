@@ -79,11 +79,12 @@ type pos struct {
 	data []byte
 }
 
-// writeFor bounds how long a writer writes: it stops by itself after
-// writeFor × rate lines. The scenarios wait for every line written so far to
-// land while the writer goes on; on an overloaded machine the pipeline falls
-// behind and, without a bound, every wait made the next one longer.
-const writeFor = 30 * time.Second
+// writeMax bounds what a writer writes: it stops by itself after writeMax
+// lines (30 s at 400 lines/s). The scenarios wait for every line written so
+// far to land while the writer goes on; on an overloaded machine the
+// pipeline falls behind and, without a bound, every wait made the next one
+// longer.
+const writeMax = 12000
 
 // landWait is how long a scenario waits for lines to land before it fails
 // with the counts it saw. With -race on a shared 2-core machine at load 25
@@ -149,7 +150,7 @@ func (w *logWriter) loop() {
 		want := w.base + int(time.Since(w.since).Seconds()*float64(w.rate))
 		buf = buf[:0]
 		n := 0
-		want = min(want, int(writeFor.Seconds())*w.rate)
+		want = min(want, writeMax)
 		for len(w.lines)+n < want && n < w.rate {
 			l := w.gen.next()
 			buf = append(append(buf, l...), '\n')
