@@ -109,6 +109,7 @@ type logWriter struct {
 	// not make up for it in a burst.
 	since time.Time
 	base  int
+	max   int // lines it writes at most (writeMax unless a scenario sets it)
 	lines []pos
 	gen   *lineGen
 	err   error
@@ -128,7 +129,7 @@ func startWriter(t *testing.T, path string, rate int, seed uint64) *logWriter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &logWriter{t: t, path: path, rate: rate, f: f, gen: newLineGen(seed), since: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
+	w := &logWriter{t: t, path: path, rate: rate, f: f, gen: newLineGen(seed), since: time.Now(), max: writeMax, stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	t.Cleanup(func() { w.Stop() })
 	return w
@@ -150,7 +151,7 @@ func (w *logWriter) loop() {
 		want := w.base + int(time.Since(w.since).Seconds()*float64(w.rate))
 		buf = buf[:0]
 		n := 0
-		want = min(want, writeMax)
+		want = min(want, w.max)
 		for len(w.lines)+n < want && n < w.rate {
 			l := w.gen.next()
 			buf = append(append(buf, l...), '\n')

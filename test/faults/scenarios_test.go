@@ -220,6 +220,11 @@ func TestPackedKillEach(t *testing.T) {
 	h.extra[cleaner] = []string{"--prefetch-lines", "500"}
 	h.startAll()
 	w := startWriter(t, h.logPath, 3*rate, 8)
+	// Packed messages must still arrive after each consumer's restart (the
+	// prefetch check below): 30 s of writing, not 10, on a loaded machine.
+	w.mu.Lock()
+	w.max = 30 * 3 * rate
+	w.mu.Unlock()
 	rec := h.killEach(w, lake, cleaner, producer)
 	w.Stop()
 	// The consumers restarted by the scenario, not those verify may start
