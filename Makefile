@@ -52,12 +52,14 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzAppendEscaped$$' -fuzztime $(FUZZTIME) ./internal/store
 
 # Throughput, latency, CPU and memory of the pipeline against the real
-# services, beside the broker's own limit (see docs/performance.md).
+# services, beside the broker's own limits (see docs/performance.md), and
+# nginx under wrk with the components following its log.
 BENCH_LINES ?= 500000
 bench: services build
+	$(BIN) bench --lines $(BENCH_LINES) --lines-per-message 1 --ceiling
 	$(BIN) bench --lines $(BENCH_LINES) --ceiling
-	$(BIN) bench --lines $(BENCH_LINES) --lines-per-message 100 --ceiling
 	$(BIN) bench --lines 120000 --rate 2000
+	$(BIN) bench --nginx
 
 vet:
 	$(GO) vet ./...
