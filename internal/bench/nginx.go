@@ -189,7 +189,7 @@ func RunNginx(ctx context.Context, o Options, load NginxOptions) (res *NginxResu
 	res.Lines = total - before
 	res.LoadSeconds = loadEnd.Sub(t0).Seconds()
 	res.NginxPerSec = float64(res.Lines) / res.LoadSeconds
-	if err := waitRows(ctx, count, total, 5*time.Minute, kids); err != nil {
+	if err := waitRows(ctx, count, total, 20*time.Minute, kids); err != nil {
 		return nil, err
 	}
 	res.DrainSeconds = time.Since(loadEnd).Seconds()
