@@ -135,8 +135,16 @@ func (p *Producer) Run(ctx context.Context) error {
 		tailErr <- t.Run(ctx, lines)
 	}()
 
+	// A line read is published even if shutdown begins meanwhile (its
+	// context ends ShutdownGrace after ctx), so that every line counted as
+	// read is confirmed and checkpointed at a graceful exit.
+	pctx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelPub()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(p.cfg.ShutdownGrace, cancelPub) })
+	defer stopGrace()
+
 	host, _ := os.Hostname()
-	err = p.publishLoop(ctx, host, lines, pub)
+	err = p.publishLoop(ctx, pctx, host, lines, pub)
 	// Drain the tailer so its goroutine can exit.
 	for range lines {
 	}
@@ -172,7 +180,8 @@ func (p *Producer) packLines() int {
 	return p.cfg.LinesPerMessage
 }
 
-func (p *Producer) publishLoop(ctx context.Context, host string, lines <-chan tail.Line, pub *broker.Publisher) error {
+// publishLoop reads lines until ctx ends and publishes them with pctx.
+func (p *Producer) publishLoop(ctx, pctx context.Context, host string, lines <-chan tail.Line, pub *broker.Publisher) error {
 	n, auto := p.packLines(), p.cfg.LinesPerMessage == Auto
 	pack := make([]record.Line, 0, n)
 	acks := make([]ackRange, 0, n)
@@ -199,7 +208,7 @@ func (p *Producer) publishLoop(ctx context.Context, host string, lines <-chan ta
 		token := append([]ackRange(nil), acks...)
 		pack, acks, packBytes = pack[:0], acks[:0], 0
 		p.Stats.Published.Add(1)
-		return pub.Publish(ctx, msg, token)
+		return pub.Publish(pctx, msg, token)
 	}
 
 	announce := func(l *tail.Line) error {
@@ -209,7 +218,7 @@ func (p *Producer) publishLoop(ctx context.Context, host string, lines <-chan ta
 		}
 		announced[l.File] = gen
 		p.Stats.Announced.Add(1)
-		return pub.Publish(ctx, broker.EncodeSource(record.Source{File: l.File, Host: host, Path: l.Path}, time.Now()), nil)
+		return pub.Publish(pctx, broker.EncodeSource(record.Source{File: l.File, Host: host, Path: l.Path}, time.Now()), nil)
 	}
 
 	add := func(l tail.Line) error {
@@ -242,6 +251,14 @@ func (p *Producer) publishLoop(ctx context.Context, host string, lines <-chan ta
 		return nil
 	}
 
+	// stop ends the loop at shutdown: the lines of the pack are read, so
+	// they are published too.
+	stop := func() error {
+		if err := flush(); err != nil {
+			return err
+		}
+		return ctx.Err()
+	}
 	for {
 		var l tail.Line
 		var ok bool
@@ -257,7 +274,7 @@ func (p *Producer) publishLoop(ctx context.Context, host string, lines <-chan ta
 			// nothing is.
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return stop()
 			case l, ok = <-lines:
 			default:
 				if err := flush(); err != nil {
@@ -268,7 +285,7 @@ func (p *Producer) publishLoop(ctx context.Context, host string, lines <-chan ta
 		default:
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return stop()
 			case l, ok = <-lines:
 			case <-timer.C:
 				if err := flush(); err != nil {
