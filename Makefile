@@ -61,17 +61,19 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzEnrich$$' -fuzztime $(FUZZTIME) ./internal/enrich
 
 # Throughput, latency, CPU and memory of the pipeline against the real
-# services, beside the broker's own limit, then the parser, the row builder
-# and MariaDB's own rate for our rows (with its CPU per line) alone (see
-# docs/performance.md, "Where each figure comes from").
+# services, beside the broker's own limits (bare and with Datastream's
+# messages), nginx under wrk with the components following its log, then the
+# parser, the row builder and MariaDB's own rate for our rows (with its CPU
+# per line) alone (see docs/performance.md, "Where each figure comes from").
 BENCH_LINES ?= 500000
 bench: services build
 	$(GO) test -run XXX -bench 'Parse|Gonx' -benchmem ./internal/logformat
 	$(GO) test -run XXX -bench Build -benchmem ./internal/clean
 	$(GO) test -run XXX -bench Store -benchtime 200x ./internal/bench
+	$(BIN) bench --lines $(BENCH_LINES) --lines-per-message 1 --ceiling
 	$(BIN) bench --lines $(BENCH_LINES) --ceiling
-	$(BIN) bench --lines $(BENCH_LINES) --lines-per-message 100 --ceiling
 	$(BIN) bench --lines 120000 --rate 2000
+	$(BIN) bench --nginx
 
 vet:
 	$(GO) vet ./...

@@ -113,6 +113,7 @@ func runProducer(ctx context.Context, args []string) error {
 	maxProcsFlag(fs, &p.settings, 1)
 	var hooks benchHooks
 	hooks.producerFlags(fs)
+	hooks.bareFlag(fs)
 	if err := parse(fs, &p.settings, args); err != nil {
 		return err
 	}
@@ -125,6 +126,7 @@ func runProducer(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	cfg.Bare = hooks.bare
 	prod, err := pipeline.NewProducer(cfg)
 	if err != nil {
 		return err

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/datastream/datastream/internal/broker"
 	"github.com/datastream/datastream/internal/config"
 	"github.com/datastream/datastream/internal/logformat"
+	"github.com/datastream/datastream/internal/pipeline"
 	"github.com/datastream/datastream/internal/store"
 )
 
@@ -30,7 +32,8 @@ type settings struct {
 	LoadData      bool
 	Window        int
 	LogLevel      string
-	LinesPerMsg   int
+	LinesPerMsg   int // pipeline.Auto for "auto"
+	linesPerMsg   string
 	ShutdownGrace time.Duration
 	MaxProcs      int
 }
@@ -63,7 +66,7 @@ func consumerFlags(fs *config.FlagSet, s *settings) {
 
 func producerFlags(fs *config.FlagSet, s *settings) {
 	fs.Int(&s.Window, "confirm-window", 1024, "messages in flight awaiting RabbitMQ's confirm (more raises latency, not throughput: see docs/performance.md)")
-	fs.Int(&s.LinesPerMsg, "lines-per-message", 1, "pack up to N consecutive lines per message (1 keeps one line per message)")
+	fs.String(&s.linesPerMsg, "lines-per-message", "auto", "auto: lines already waiting go in one message (up to 1,000 lines or 256 KiB of one file), a line alone goes alone at once; 1: strictly one line per message; N: up to N consecutive lines, waiting 5ms for them")
 }
 
 // maxProcsFlag adds --max-procs to a component. One core is the default:
@@ -87,6 +90,13 @@ func parse(fs *config.FlagSet, s *settings, args []string) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
+	if s.linesPerMsg != "" {
+		n, err := parseLinesPerMessage(s.linesPerMsg)
+		if err != nil {
+			return err
+		}
+		s.LinesPerMsg = n
+	}
 	// A bad format fails at start-up, not after the database is reached.
 	if _, _, err := logformat.Resolve(s.LogFormat); err != nil {
 		return fmt.Errorf("--log-format: %w", err)
@@ -100,6 +110,18 @@ func parse(fs *config.FlagSet, s *settings, args []string) error {
 		runtime.GOMAXPROCS(s.MaxProcs)
 	}
 	return nil
+}
+
+// parseLinesPerMessage reads --lines-per-message: "auto" or a count.
+func parseLinesPerMessage(v string) (int, error) {
+	if v == "auto" {
+		return pipeline.Auto, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("--lines-per-message: want auto or a number of lines (1 or more), not %q", v)
+	}
+	return n, nil
 }
 
 func (s *settings) topology() broker.Topology {

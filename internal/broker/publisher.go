@@ -62,6 +62,7 @@ type Publisher struct {
 	returned map[string]bool    // message ids the broker could not route
 	idle     *sync.Cond         // signalled when a slot frees
 	progress atomic.Int64       // unix ns of the last confirm, or of the first send after none were pending
+	sessions atomic.Int64       // sessions that reached publishing
 	blocked  atomic.Bool        // the broker said it blocks publishing
 	// redeclare is set when the broker returned a message as unroutable:
 	// someone deleted a queue or binding, so the session starts over.
@@ -121,6 +122,11 @@ func (p *Publisher) Publish(ctx context.Context, pub amqp.Publishing, token any)
 		return ErrClosed
 	}
 }
+
+// Reconnects is how many times the publisher has connected again after its
+// first session: what was sent once per connection (a producer's source
+// announcements) is sent again when it changes.
+func (p *Publisher) Reconnects() int64 { return max(0, p.sessions.Load()-1) }
 
 // InFlight is the number of messages not yet confirmed.
 func (p *Publisher) InFlight() int { return len(p.slots) }
@@ -227,6 +233,7 @@ func (p *Publisher) session(ctx context.Context, bo *Backoff) error {
 	}()
 
 	bo.Reset()
+	p.sessions.Add(1)
 	p.log.Debug("connected", "exchange", p.cfg.Topology.Exchange)
 
 	for {

@@ -111,7 +111,9 @@ func (s *Store) WriteClean(ctx context.Context, rows []clean.Row) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	src, err := s.resolveSources(ctx, len(rows), func(i int) (string, string) { return rows[i].SourceHost, rows[i].SourcePath })
+	src, err := s.resolveSources(ctx, len(rows), func(i int) source {
+		return sourceOf(rows[i].SourceHost, rows[i].SourcePath, rows[i].SourceInID, rows[i].ID)
+	})
 	if err == nil {
 		c := cleanRows{rows, src, make([]visitID, len(rows))}
 		err = retryDeadlock(func() error {
