@@ -99,7 +99,7 @@ func (s *Store) WriteClean(ctx context.Context, rows []clean.Row) error {
 	}
 	src, err := s.resolveSources(ctx, len(rows), func(i int) (string, string) { return rows[i].SourceHost, rows[i].SourcePath })
 	if err == nil {
-		err = s.write(ctx, s.cleanIns, cleanRows{rows, src})
+		err = s.writeCleanRollups(ctx, cleanRows{rows, src})
 	}
 	if err != nil {
 		return fmt.Errorf("write %d rows to %s: %w", len(rows), s.cleanName, err)

@@ -57,7 +57,7 @@ func (s *Store) RecordDeadLetters(ctx context.Context, ids []record.ID) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.deadIns.exec(ctx, tx, deadRows(ids), s.maxStmt) }); err != nil {
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { _, err := s.deadIns.exec(ctx, tx, deadRows(ids), s.maxStmt); return err }); err != nil {
 		return fmt.Errorf("record %d dead letters: %w", len(ids), err)
 	}
 	return nil

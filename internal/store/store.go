@@ -75,6 +75,9 @@ func ParseDSN(dsn string, tlsCfg *tls.Config) (*mysql.Config, error) {
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
 	cfg.InterpolateParams = true
+	// Affected rows must count only inserted rows: the rollups count what
+	// a batch really added (see rollup_write.go).
+	cfg.ClientFoundRows = false
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
 	}
@@ -217,7 +220,8 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 		if err != nil {
 			return err
 		}
-		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(SourcesTable)).Replace(string(body))
+		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(SourcesTable),
+			"{{traffic}}", s.rollupTable(trafficSuffix), "{{top}}", s.rollupTable(topSuffix), "{{visitors}}", s.rollupTable(visitorsSuffix)).Replace(string(body))
 		for _, stmt := range splitStatements(text) {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil && !alreadyApplied(err) {
 				return fmt.Errorf("migration %s: %w", base, err)
@@ -305,7 +309,7 @@ func (s *Store) CountFiles(ctx context.Context, files [][8]byte) (raw, clean int
 
 // DropTables removes this store's tables (tests and benchmarks).
 func (s *Store) DropTables(ctx context.Context) error {
-	for _, t := range []string{s.raw, s.clean, s.deadTable()} {
+	for _, t := range append([]string{s.raw, s.clean, s.deadTable()}, s.rollupTables()...) {
 		if _, err := s.DB.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
 			return err
 		}
