@@ -371,3 +371,15 @@ func (s *Store) RespTimes(ctx context.Context, f Filter) (Percentiles, error) {
 	p.P50, p.P90, p.P95, p.P99 = at(0.5), at(0.9), at(0.95), at(0.99)
 	return p, nil
 }
+
+// RollupVersion changes whenever rows are counted: the dashboard polls it
+// to tell its pages to refresh. It reads the day level only (a few rows
+// per day).
+func (s *Store) RollupVersion(ctx context.Context) (string, error) {
+	var n sql.NullInt64
+	var b sql.NullTime
+	if err := s.DB.QueryRowContext(ctx, "SELECT SUM(requests), MAX(bucket) FROM "+s.rollupTable(trafficSuffix)+" WHERE level = ?", LevelDay).Scan(&n, &b); err != nil {
+		return "", fmt.Errorf("read rollup version: %w", err)
+	}
+	return fmt.Sprintf("%d-%d", n.Int64, b.Time.Unix()), nil
+}
