@@ -36,6 +36,9 @@ const maxRollupAttempts = 10
 
 // writeCleanRollups stores rows and their rollups.
 func (s *Store) writeCleanRollups(ctx context.Context, src cleanRows) error {
+	if s.noRollups {
+		return s.write(ctx, s.cleanIns, src, nil)
+	}
 	for attempt := 1; ; attempt++ {
 		err := s.write(ctx, s.cleanIns, src, func(tx *sql.Tx, inserted int64) error {
 			if inserted != int64(src.len()) {

@@ -36,7 +36,10 @@ type Config struct {
 	// LoadData writes large batches with LOAD DATA LOCAL INFILE from memory
 	// instead of multi-row INSERT (the server must allow local_infile).
 	LoadData bool
-	Logger   *slog.Logger
+	// NoRollups leaves the dashboard's rollups out of clean writes (for
+	// measuring what they cost; `datastream rollup --rebuild` fills them).
+	NoRollups bool
+	Logger    *slog.Logger
 }
 
 // Store is an open database with the schema applied.
@@ -48,9 +51,10 @@ type Store struct {
 	cleanName string
 	dbName    string
 	// maxStmt bounds the size of one INSERT so it fits max_allowed_packet.
-	maxStmt  int
-	loadData atomic.Bool
-	log      *slog.Logger
+	maxStmt   int
+	loadData  atomic.Bool
+	noRollups bool
+	log       *slog.Logger
 	// The statements of each table, built once.
 	rawIns, cleanIns, deadIns inserter
 
@@ -125,6 +129,7 @@ func open(ctx context.Context, c Config, upTo int) (*Store, error) {
 		log: c.Logger.With("component", "store"),
 	}
 	s.loadData.Store(c.LoadData)
+	s.noRollups = c.NoRollups
 	s.rawIns = newInserter(s.raw, rawCols)
 	s.cleanIns = newInserter(s.clean, cleanCols)
 	s.deadIns = newInserter(s.deadTable(), []string{"id"})

@@ -616,6 +616,14 @@ func (h *harness) verify(scenario string, lines [][]byte, recover time.Duration,
 	}
 	crows.Close()
 	res.Clean = len(cleanIDs)
+	// The rollups count every clean row once, whatever was re-delivered.
+	diffs, err := h.st.CheckRollups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Errorf("rollups: %s", d)
+	}
 
 	// The dead-letter queue: one message per line that does not parse.
 	dlqIDs, depth := h.deadLetters()
