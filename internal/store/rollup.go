@@ -45,6 +45,12 @@ const (
 	botNo      = 0
 	botYes     = 1
 	botUnknown = 2
+	// botAny marks the rows of the top and visitors tables that count
+	// every row whatever its host, status, country and bot class: an
+	// unfiltered view reads only those, a few rows per value and bucket
+	// instead of one per combination of filter keys.
+	botAny   = 255
+	classAny = 255
 )
 
 func (s *Store) rollupTable(suffix string) string { return QuoteIdent(s.cleanName + suffix) }
@@ -238,18 +244,20 @@ func (ru *rollup) add(r *clean.Row) {
 		v.requests++
 		v.bytes += bytes
 		ru.traffic[tk] = v
-		vk := visitorKey{lv, b, host, country, isBot, vreg}
-		if vrho > ru.visitors[vk] {
-			ru.visitors[vk] = vrho
+		for _, vk := range [2]visitorKey{{lv, b, host, country, isBot, vreg}, {lv, b, "", "", botAny, vreg}} {
+			if vrho > ru.visitors[vk] {
+				ru.visitors[vk] = vrho
+			}
 		}
 		for _, d := range dims[:nd] {
-			k := topKey{d.dim, lv, b, host, class, country, isBot, d.hash}
-			e, ok := ru.top[k]
-			if !ok {
-				e.value = clean.TextString(d.val, 255)
+			for _, k := range [2]topKey{{d.dim, lv, b, host, class, country, isBot, d.hash}, {d.dim, lv, b, "", classAny, "", botAny, d.hash}} {
+				e, ok := ru.top[k]
+				if !ok {
+					e.value = clean.TextString(d.val, 255)
+				}
+				e.n++
+				ru.top[k] = e
 			}
-			e.n++
-			ru.top[k] = e
 		}
 	}
 }

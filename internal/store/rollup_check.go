@@ -29,11 +29,15 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		got, err = s.checkCounts(ctx, "SELECT DATE_FORMAT(bucket, '%Y-%m-%d %H:%i:%s'), value, SUM(n), 0 FROM "+s.rollupTable(topSuffix)+" WHERE dim = ? AND level = ? AND value <> '' GROUP BY 1, 2", DimPath, lv)
-		if err != nil {
-			return nil, err
+		// The rows by filter keys, and the rows of any (botAny), each
+		// count every row.
+		for _, any := range []string{"<>", "="} {
+			got, err = s.checkCounts(ctx, "SELECT DATE_FORMAT(bucket, '%Y-%m-%d %H:%i:%s'), value, SUM(n), 0 FROM "+s.rollupTable(topSuffix)+" WHERE dim = ? AND level = ? AND value <> '' AND is_bot "+any+" ? GROUP BY 1, 2", DimPath, lv, botAny)
+			if err != nil {
+				return nil, err
+			}
+			diffs = append(diffs, compareCounts(fmt.Sprintf("level %d paths (is_bot %s any)", lv, any), want, got)...)
 		}
-		diffs = append(diffs, compareCounts(fmt.Sprintf("level %d paths", lv), want, got)...)
 		if len(diffs) > 10 {
 			return diffs[:10], nil
 		}

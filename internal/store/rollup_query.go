@@ -76,12 +76,23 @@ func (w *where) rangeOf(ps []piece) {
 	w.add("("+strings.Join(parts, " OR ")+")", args...)
 }
 
-// table names the columns a rollup table has.
-type tableCols struct{ status, statusClass bool }
+// table names the columns a rollup table has; any: it has the rows of
+// every filter key (botAny).
+type tableCols struct{ status, statusClass, any bool }
 
 func (f Filter) where(ps []piece, cols tableCols) *where {
 	w := &where{}
 	w.rangeOf(ps)
+	if cols.any {
+		if f.Host == "" && f.Status == 0 && f.Country == "" && f.Bots == "" {
+			w.add("host = '' AND country = '' AND is_bot = ?", botAny)
+			if cols.statusClass {
+				w.add("status_class = ?", classAny)
+			}
+			return w
+		}
+		w.add("is_bot <> ?", botAny)
+	}
 	if f.Host != "" {
 		w.add("host = ?", f.Host)
 	}
@@ -175,7 +186,7 @@ func (s *Store) Totals(ctx context.Context, f Filter) (Totals, error) {
 // visitors estimates the unique (address, user agent, day) of a range from
 // the merged sketch. The status filter does not apply to visitors.
 func (s *Store) visitors(ctx context.Context, f Filter, ps []piece) (int64, error) {
-	w := f.where(ps, tableCols{})
+	w := f.where(ps, tableCols{any: true})
 	rows, err := s.DB.QueryContext(ctx, "SELECT reg, MAX(rho) FROM "+s.rollupTable(visitorsSuffix)+" WHERE "+w.sb.String()+" GROUP BY reg", w.args...)
 	if err != nil {
 		return 0, fmt.Errorf("read visitors: %w", err)
@@ -271,7 +282,7 @@ func (s *Store) Top(ctx context.Context, f Filter, dim, limit int) ([]Entry, err
 	if len(ps) == 0 {
 		return []Entry{}, nil
 	}
-	w := f.where(ps, tableCols{statusClass: true})
+	w := f.where(ps, tableCols{statusClass: true, any: true})
 	q := "SELECT MAX(value), SUM(n) FROM " + s.rollupTable(topSuffix) + " WHERE dim = ? AND " + w.sb.String() + " GROUP BY vhash ORDER BY 2 DESC, 1"
 	args := append([]any{dim}, w.args...)
 	if limit > 0 {

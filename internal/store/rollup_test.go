@@ -90,6 +90,18 @@ func TestRollupsIdempotentAndExact(t *testing.T) {
 		t.Errorf("visitors: %d, COUNT(DISTINCT) %d (%.1f%% off)", tot.Visitors, visitors, 100*d)
 	}
 
+	// Visitors of a filtered view read the rows by filter keys.
+	people, err := st.Totals(ctx, store.Filter{From: start, To: start.Add(6 * time.Hour), Bots: "exclude"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DB.QueryRow("SELECT COUNT(DISTINCT remote_addr, COALESCE(user_agent, ''), DATE(ts)) FROM clean_log WHERE NOT COALESCE(is_bot, FALSE)").Scan(&visitors); err != nil {
+		t.Fatal(err)
+	}
+	if d := math.Abs(float64(people.Visitors-visitors)) / float64(visitors); d > 0.02 || people.Visitors >= tot.Visitors {
+		t.Errorf("visitors without bots: %d, COUNT(DISTINCT) %d, all %d", people.Visitors, visitors, tot.Visitors)
+	}
+
 	// A range cut inside minutes, hours and days equals SQL over it.
 	from, to := start.Add(37*time.Minute), start.Add(5*time.Hour+11*time.Minute)
 	f = store.Filter{From: from, To: to, Status: 4}
