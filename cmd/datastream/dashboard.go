@@ -84,6 +84,9 @@ func runReport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
+	if _, err := st.FoldRollups(ctx); err != nil {
+		return err
+	}
 	v, err := dashboard.Resolve(ctx, st, q, now)
 	if err != nil {
 		return err

@@ -25,6 +25,11 @@ func (h *hub) poll(ctx context.Context, d Data, every time.Duration, log *slog.L
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
+		// Batches the consumers committed but have not folded yet.
+		_, err := d.FoldRollups(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("fold rollups", "err", err)
+		}
 		v, err := d.RollupVersion(ctx)
 		if err != nil && ctx.Err() == nil {
 			log.Warn("poll for new rows", "err", err)

@@ -35,6 +35,10 @@ func writeRows(t *testing.T, st *store.Store, file byte, n int, start time.Time)
 	if err := st.WriteClean(context.Background(), rows); err != nil {
 		t.Fatal(err)
 	}
+	// What the consumers and the dashboard's poll do within a second.
+	if _, err := st.FoldRollups(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func get(t *testing.T, srv *httptest.Server, path string, want int) map[string]any {

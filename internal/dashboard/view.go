@@ -25,6 +25,7 @@ type Data interface {
 	RespTimes(ctx context.Context, f store.Filter) (store.Percentiles, error)
 	LatestLines(ctx context.Context, f store.Filter, m store.Match, limit int) ([]store.Line, error)
 	RollupVersion(ctx context.Context) (string, error)
+	FoldRollups(ctx context.Context) (int, error)
 }
 
 var _ Data = (*store.Store)(nil)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"math"
 	"math/bits"
 )
@@ -61,4 +62,65 @@ func hllEstimate(regs map[uint16]uint8) float64 {
 		return m * math.Log(m/float64(zeros))
 	}
 	return e
+}
+
+// sketch is a HyperLogLog's registers.
+type sketch [hllM]uint8
+
+// sparseMax is the most registers a stored sketch lists one by one (4
+// bytes each) before it is stored dense (one byte each).
+const sparseMax = hllM / 4
+
+// merge takes the larger of each register of an encoded sketch.
+func (s *sketch) merge(b []byte) error {
+	switch {
+	case len(b) == 0:
+		return nil
+	case b[0] == 'd' && len(b) == 1+hllM:
+		for i, r := range b[1:] {
+			s[i] = max(s[i], r)
+		}
+	case b[0] == 's' && (len(b)-1)%4 == 0:
+		for i := 1; i < len(b); i += 4 {
+			reg := uint16(b[i])<<8 | uint16(b[i+1])
+			if reg < hllM {
+				s[reg] = max(s[reg], b[i+2])
+			}
+		}
+	default:
+		return fmt.Errorf("bad sketch of %d bytes", len(b))
+	}
+	return nil
+}
+
+// encode stores the sketch sparse or dense, whichever is smaller.
+func (s *sketch) encode() []byte {
+	n := 0
+	for _, r := range s {
+		if r != 0 {
+			n++
+		}
+	}
+	if n > sparseMax {
+		return append([]byte{'d'}, s[:]...)
+	}
+	out := make([]byte, 1, 1+4*n)
+	out[0] = 's'
+	for i, r := range s {
+		if r != 0 {
+			out = append(out, byte(i>>8), byte(i), r, 0)
+		}
+	}
+	return out
+}
+
+// estimate is hllEstimate of the sketch.
+func (s *sketch) estimate() float64 {
+	regs := map[uint16]uint8{}
+	for i, r := range s {
+		if r != 0 {
+			regs[uint16(i)] = r
+		}
+	}
+	return hllEstimate(regs)
 }

@@ -37,6 +37,7 @@ const (
 	trafficSuffix  = "_rollup_traffic"
 	topSuffix      = "_rollup_top"
 	visitorsSuffix = "_rollup_visitors"
+	pendingSuffix  = "_rollup_pending"
 )
 
 // Bot classes as stored: a row's is_bot is unknown until enrichment
@@ -56,7 +57,7 @@ const (
 func (s *Store) rollupTable(suffix string) string { return QuoteIdent(s.cleanName + suffix) }
 
 func (s *Store) rollupTables() []string {
-	return []string{s.rollupTable(trafficSuffix), s.rollupTable(topSuffix), s.rollupTable(visitorsSuffix)}
+	return []string{s.rollupTable(trafficSuffix), s.rollupTable(topSuffix), s.rollupTable(visitorsSuffix), s.rollupTable(pendingSuffix)}
 }
 
 // trafficKey is a row of the traffic table: the filters every panel has.

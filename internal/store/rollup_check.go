@@ -12,6 +12,9 @@ import (
 // when the rollups are exact. It scans clean_log: for tests and
 // `datastream rollup --check`, not for the dashboard.
 func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
+	if _, err := s.FoldRollups(ctx); err != nil {
+		return nil, err
+	}
 	var diffs []string
 	formats := [numLevels]string{"%Y-%m-%d %H:%i:00", "%Y-%m-%d %H:00:00", "%Y-%m-%d 00:00:00"}
 	for lv := range numLevels {
@@ -31,12 +34,12 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 		}
 		// The rows by filter keys, and the rows of any (botAny), each
 		// count every row.
-		for _, any := range []string{"<>", "="} {
-			got, err = s.checkCounts(ctx, "SELECT DATE_FORMAT(bucket, '%Y-%m-%d %H:%i:%s'), value, SUM(n), 0 FROM "+s.rollupTable(topSuffix)+" WHERE dim = ? AND level = ? AND value <> '' AND is_bot "+any+" ? GROUP BY 1, 2", DimPath, lv, botAny)
+		for _, op := range []string{"<>", "="} {
+			got, err = s.checkCounts(ctx, "SELECT DATE_FORMAT(bucket, '%Y-%m-%d %H:%i:%s'), value, SUM(n), 0 FROM "+s.rollupTable(topSuffix)+" WHERE dim = ? AND level = ? AND value <> '' AND is_bot "+op+" ? GROUP BY 1, 2", DimPath, lv, botAny)
 			if err != nil {
 				return nil, err
 			}
-			diffs = append(diffs, compareCounts(fmt.Sprintf("level %d paths (is_bot %s any)", lv, any), want, got)...)
+			diffs = append(diffs, compareCounts(fmt.Sprintf("level %d paths (is_bot %s any)", lv, op), want, got)...)
 		}
 		if len(diffs) > 10 {
 			return diffs[:10], nil

@@ -187,27 +187,27 @@ func (s *Store) Totals(ctx context.Context, f Filter) (Totals, error) {
 // the merged sketch. The status filter does not apply to visitors.
 func (s *Store) visitors(ctx context.Context, f Filter, ps []piece) (int64, error) {
 	w := f.where(ps, tableCols{any: true})
-	rows, err := s.DB.QueryContext(ctx, "SELECT reg, MAX(rho) FROM "+s.rollupTable(visitorsSuffix)+" WHERE "+w.sb.String()+" GROUP BY reg", w.args...)
+	rows, err := s.DB.QueryContext(ctx, "SELECT sketch FROM "+s.rollupTable(visitorsSuffix)+" WHERE "+w.sb.String(), w.args...)
 	if err != nil {
 		return 0, fmt.Errorf("read visitors: %w", err)
 	}
 	defer rows.Close()
-	regs := map[uint16]uint8{}
+	var sk sketch
+	found := false
 	for rows.Next() {
-		var reg uint16
-		var rho uint8
-		if err := rows.Scan(&reg, &rho); err != nil {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
 			return 0, err
 		}
-		regs[reg] = rho
+		if err := sk.merge(b); err != nil {
+			return 0, err
+		}
+		found = true
 	}
-	if err := rows.Err(); err != nil {
+	if err := rows.Err(); err != nil || !found {
 		return 0, err
 	}
-	if len(regs) == 0 {
-		return 0, nil
-	}
-	return int64(hllEstimate(regs) + 0.5), nil
+	return int64(sk.estimate() + 0.5), nil
 }
 
 // Point is one step of the requests chart.

@@ -24,7 +24,14 @@ func (s *Store) RebuildRollups(ctx context.Context, since time.Time) (int64, err
 		from = since.UTC().Truncate(24 * time.Hour)
 		del, args = " WHERE bucket >= ?", []any{from}
 	}
+	// Pending batches before since must be counted where they belong.
+	if _, err := s.FoldRollups(ctx); err != nil {
+		return 0, err
+	}
 	for _, t := range s.rollupTables() {
+		if t == s.rollupTable(pendingSuffix) {
+			continue
+		}
 		if _, err := s.DB.ExecContext(ctx, "DELETE FROM "+t+del, args...); err != nil {
 			return 0, fmt.Errorf("clear %s: %w", t, err)
 		}

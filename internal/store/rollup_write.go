@@ -48,10 +48,11 @@ func (s *Store) writeCleanRollups(ctx context.Context, src cleanRows) error {
 			for i := range src.rows {
 				ru.add(&src.rows[i])
 			}
-			return s.upsertRollup(ctx, tx, ru)
+			return s.addPending(ctx, tx, ru)
 		})
 		switch {
 		case err == nil:
+			s.maybeFold(ctx)
 			return nil
 		case attempt >= maxRollupAttempts:
 			return err
@@ -67,6 +68,23 @@ func (s *Store) writeCleanRollups(ctx context.Context, src cleanRows) error {
 		default:
 			return err
 		}
+	}
+}
+
+// foldEvery is how often a writer folds the pending rollups.
+const foldEvery = time.Second
+
+// maybeFold folds the pending rollups when no writer of this process has
+// for foldEvery. A failure is only logged: the rows stay pending and the
+// next fold adds them.
+func (s *Store) maybeFold(ctx context.Context) {
+	now := time.Now().UnixNano()
+	last := s.lastFold.Load()
+	if now-last < int64(foldEvery) || !s.lastFold.CompareAndSwap(last, now) {
+		return
+	}
+	if _, err := s.FoldRollups(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("fold rollups", "err", err)
 	}
 }
 
@@ -152,20 +170,78 @@ func (s *Store) upsertRollup(ctx context.Context, tx *sql.Tx, ru *rollup) error 
 	if err != nil {
 		return fmt.Errorf("rollup top entries: %w", err)
 	}
-	vk := sortedKeys(ru.visitors, func(a, b visitorKey) int {
-		return cmp.Or(cmp.Compare(a.level, b.level), cmp.Compare(a.bucket, b.bucket), cmp.Compare(a.host, b.host),
-			cmp.Compare(a.country, b.country), cmp.Compare(a.isBot, b.isBot), cmp.Compare(a.reg, b.reg))
-	})
-	err = upsert(ctx, tx, "INSERT INTO "+s.rollupTable(visitorsSuffix)+" (level, bucket, host, country, is_bot, reg, rho) VALUES ",
-		"(?,?,?,?,?,?,?)", " ON DUPLICATE KEY UPDATE rho = GREATEST(rho, VALUES(rho))",
-		len(vk), func(i int, args []any) []any {
-			k := vk[i]
-			return append(args, k.level, bucketTime(k.bucket), k.host, k.country, k.isBot, k.reg, ru.visitors[k])
-		})
-	if err != nil {
+	if err := s.mergeVisitors(ctx, tx, ru); err != nil {
 		return fmt.Errorf("rollup visitors: %w", err)
 	}
 	return nil
+}
+
+// sketchKey is a row of the visitors table.
+type sketchKey struct {
+	level         uint8
+	bucket        int64
+	host, country string
+	isBot         uint8
+}
+
+// mergeVisitors merges the registers of ru into the stored sketches: it
+// reads them locked, merges in Go and writes them back. Only one
+// transaction folds at a time (see foldOnce), so none is lost.
+func (s *Store) mergeVisitors(ctx context.Context, tx *sql.Tx, ru *rollup) error {
+	groups := map[sketchKey]*sketch{}
+	for k, rho := range ru.visitors {
+		sk := sketchKey{k.level, k.bucket, k.host, k.country, k.isBot}
+		g := groups[sk]
+		if g == nil {
+			g = new(sketch)
+			groups[sk] = g
+		}
+		g[k.reg] = max(g[k.reg], rho)
+	}
+	keys := sortedKeys(groups, func(a, b sketchKey) int {
+		return cmp.Or(cmp.Compare(a.level, b.level), cmp.Compare(a.bucket, b.bucket), cmp.Compare(a.host, b.host),
+			cmp.Compare(a.country, b.country), cmp.Compare(a.isBot, b.isBot))
+	})
+	table := s.rollupTable(visitorsSuffix)
+	const chunk = 200
+	for lo := 0; lo < len(keys); lo += chunk {
+		hi := min(lo+chunk, len(keys))
+		args := make([]any, 0, 5*(hi-lo))
+		for _, k := range keys[lo:hi] {
+			args = append(args, k.level, bucketTime(k.bucket), k.host, k.country, k.isBot)
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT level, bucket, host, country, is_bot, sketch FROM "+table+
+			" WHERE (level, bucket, host, country, is_bot) IN ("+strings.TrimSuffix(strings.Repeat("(?,?,?,?,?),", hi-lo), ",")+") FOR UPDATE", args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k sketchKey
+			var b time.Time
+			var sk []byte
+			if err := rows.Scan(&k.level, &b, &k.host, &k.country, &k.isBot, &sk); err != nil {
+				rows.Close()
+				return err
+			}
+			k.bucket = b.Unix()
+			if g := groups[k]; g != nil {
+				if err := g.merge(sk); err != nil {
+					rows.Close()
+					return err
+				}
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return upsert(ctx, tx, "INSERT INTO "+table+" (level, bucket, host, country, is_bot, sketch) VALUES ",
+		"(?,?,?,?,?,?)", " ON DUPLICATE KEY UPDATE sketch = VALUES(sketch)",
+		len(keys), func(i int, args []any) []any {
+			k := keys[i]
+			return append(args, k.level, bucketTime(k.bucket), k.host, k.country, k.isBot, groups[k].encode())
+		})
 }
 
 func bucketTime(unix int64) time.Time { return time.Unix(unix, 0).UTC() }

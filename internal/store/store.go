@@ -59,6 +59,7 @@ type Store struct {
 	rawIns, cleanIns, deadIns inserter
 
 	loads, loadFallbacks atomic.Int64
+	lastFold             atomic.Int64 // UnixNano of the last fold of rollups
 	sources              sourceIDs
 }
 
@@ -226,7 +227,7 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 			return err
 		}
 		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(SourcesTable),
-			"{{traffic}}", s.rollupTable(trafficSuffix), "{{top}}", s.rollupTable(topSuffix), "{{visitors}}", s.rollupTable(visitorsSuffix)).Replace(string(body))
+			"{{traffic}}", s.rollupTable(trafficSuffix), "{{top}}", s.rollupTable(topSuffix), "{{visitors}}", s.rollupTable(visitorsSuffix), "{{pending}}", s.rollupTable(pendingSuffix)).Replace(string(body))
 		for _, stmt := range splitStatements(text) {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil && !alreadyApplied(err) {
 				return fmt.Errorf("migration %s: %w", base, err)

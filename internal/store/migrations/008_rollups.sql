@@ -34,15 +34,25 @@ CREATE TABLE IF NOT EXISTS {{top}} (
   PRIMARY KEY (dim, level, bucket, host, status_class, country, is_bot, vhash)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
--- Unique visitors (address + user agent + day): HyperLogLog registers,
--- merged with GREATEST, so writing a row twice changes nothing.
+-- Unique visitors (address + user agent + day): a HyperLogLog sketch per
+-- bucket and filter keys (sparse while small), merged by the one process
+-- folding at a time (see rollup_fold.go).
 CREATE TABLE IF NOT EXISTS {{visitors}} (
   level      TINYINT UNSIGNED  NOT NULL,
   bucket     DATETIME          NOT NULL,
   host       VARCHAR(255)      NOT NULL,
   country    VARCHAR(2)        NOT NULL,
   is_bot     TINYINT UNSIGNED  NOT NULL,
-  reg        SMALLINT UNSIGNED NOT NULL,
-  rho        TINYINT UNSIGNED  NOT NULL,
-  PRIMARY KEY (level, bucket, host, country, is_bot, reg)
+  sketch     MEDIUMBLOB        NOT NULL,
+  PRIMARY KEY (level, bucket, host, country, is_bot)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- What committed clean batches add to the rollups, not folded in yet: a
+-- batch writes one row here in its own transaction (cheap), and
+-- FoldRollups adds many batches at once to the tables above and deletes
+-- their rows in one transaction, so each is counted exactly once.
+CREATE TABLE IF NOT EXISTS {{pending}} (
+  id         BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+  delta      LONGBLOB        NOT NULL,
+  PRIMARY KEY (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
