@@ -2,11 +2,11 @@ package store
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/gob"
+	"encoding/hex"
 	"fmt"
 	"strings"
 )
