@@ -56,7 +56,7 @@ type Store struct {
 	noRollups bool
 	log       *slog.Logger
 	// The statements of each table, built once.
-	rawIns, cleanIns, deadIns inserter
+	rawIns, cleanIns inserter
 
 	loads, loadFallbacks atomic.Int64
 	lastFold             atomic.Int64 // UnixNano of the last fold of rollups
@@ -133,7 +133,6 @@ func open(ctx context.Context, c Config, upTo int) (*Store, error) {
 	s.noRollups = c.NoRollups
 	s.rawIns = newInserter(s.raw, rawCols)
 	s.cleanIns = newInserter(s.clean, cleanCols)
-	s.deadIns = newInserter(s.deadTable(), []string{"id"})
 	if err := s.migrate(ctx, upTo); err != nil {
 		db.Close()
 		return nil, err
