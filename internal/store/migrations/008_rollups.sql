@@ -1,7 +1,8 @@
 -- Per-minute rollups the dashboard and `datastream report` read instead of
--- scanning clean_log. The clean consumer writes them in the transaction of
--- its rows, counting only the rows that transaction really inserted, so a
--- re-delivered line never counts twice. Each is kept at three levels
+-- scanning clean_log. The clean consumer stores each batch's rollup in the
+-- transaction of its rows (the pending table at the end), counting only
+-- the rows that transaction really inserted, so a re-delivered line never
+-- counts twice; FoldRollups adds pending batches to these tables. Each is kept at three levels
 -- (0 minute, 1 hour, 2 day; buckets in UTC) so that a range is read as a
 -- few days, hours and minutes rather than as every minute it holds.
 -- Unknown values (enrichment not filled) are '' and is_bot 2.
