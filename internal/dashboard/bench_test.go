@@ -50,6 +50,9 @@ func BenchmarkPanelLatency(b *testing.B) {
 	defer st.Close()
 	end := time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC)
 	fill(b, st, rows, end)
+	if _, err := st.FoldRollups(ctx); err != nil {
+		b.Fatal(err)
+	}
 
 	now := end.Add(-time.Minute) // "last N" ranges end at the newest line
 	s := dashboard.New(dashboard.Config{Now: func() time.Time { return now }}, st)
