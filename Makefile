@@ -4,7 +4,7 @@ BIN       := bin/datastream
 DEMO_LOG  := demo/access.log
 DEMO_LINES ?= 20000
 
-.PHONY: all build services demo test test-short test-faults test-deps fuzz bench vet fmt clean geoip update-bots
+.PHONY: all build services demo test test-short test-faults test-deps fuzz bench vet fmt clean geoip update-bots update-uplot
 
 all: build
 
@@ -19,6 +19,9 @@ demo: services build
 	@mkdir -p demo
 	$(BIN) gen --lines $(DEMO_LINES) --seed 42 --out $(DEMO_LOG)
 	$(BIN) run --once --log $(DEMO_LOG) --show 3
+	@echo
+	@echo "See it: $(BIN) report --since all   (a summary here), or"
+	@echo "        $(BIN) dashboard            then open http://127.0.0.1:8080/?range=all"
 
 # Unit, integration (real RabbitMQ and MariaDB) and fault tests, with the race detector.
 test: services test-deps
@@ -74,6 +77,13 @@ bench: services build
 	$(BIN) bench --lines $(BENCH_LINES) --ceiling
 	$(BIN) bench --lines 120000 --rate 2000
 	$(BIN) bench --nginx
+
+# The dashboard's chart library, vendored from npm with its licence (the
+# page needs no build step and no network at run time).
+UPLOT_VERSION ?= 1.6.32
+update-uplot:
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null && tar xzf uplot-*.tgz && \
+	  cp package/dist/uPlot.iife.min.js package/dist/uPlot.min.css package/LICENSE $(CURDIR)/internal/dashboard/assets/uplot/ && rm -rf $$tmp
 
 vet:
 	$(GO) vet ./...

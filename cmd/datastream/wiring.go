@@ -30,6 +30,7 @@ type settings struct {
 	PrefetchLines int
 	BatchBytes    int
 	LoadData      bool
+	NoRollups     bool
 	Window        int
 	LogLevel      string
 	LinesPerMsg   int // pipeline.Auto for "auto"
@@ -60,6 +61,7 @@ func consumerFlags(fs *config.FlagSet, s *settings) {
 	fs.Int(&s.BatchBytes, "batch-bytes", 512<<10, "a batch ends early once its message bodies reach this many bytes")
 	fs.Bool(&s.LoadData, "load-data", true, "write batches of 32 rows or more with LOAD DATA LOCAL INFILE from memory instead of multi-row INSERT (falls back to INSERT when the server refuses it or a load leaves warnings)")
 	fs.Int(&s.PrefetchLines, "prefetch-lines", 20000, "with packed messages, keep prefetch × lines per message under this by lowering --prefetch (0: never)")
+	fs.Bool(&s.NoRollups, "no-rollups", false, "clean consumer: do not keep the dashboard's rollups (to measure their cost; `datastream rollup --rebuild` fills them later)")
 	fs.Int(&s.Writers, "writers", 2, "batches written to the database at once, each on its own connection (acks stay in order)")
 	enrichFlags(fs, &s.enrichSettings)
 }
@@ -151,7 +153,7 @@ func (s *settings) openStore(ctx context.Context) (*store.Store, error) {
 	}
 	var bo broker.Backoff
 	for {
-		st, err := store.Open(ctx, store.Config{DSN: s.MySQLDSN, TLS: tlsCfg, RawTable: s.RawTable, CleanTable: s.CleanTable, LoadData: s.LoadData})
+		st, err := store.Open(ctx, store.Config{DSN: s.MySQLDSN, TLS: tlsCfg, RawTable: s.RawTable, CleanTable: s.CleanTable, LoadData: s.LoadData, NoRollups: s.NoRollups})
 		if err == nil {
 			return st, nil
 		}
