@@ -88,6 +88,11 @@ func (p *producerSettings) config(onRead func(record.ID)) (pipeline.ProducerConf
 	if p.Log == "" {
 		return pipeline.ProducerConfig{}, fmt.Errorf("--log is required: the access log to read")
 	}
+	if !p.Follow {
+		if err := checkLogMatches(p.Log); err != nil {
+			return pipeline.ProducerConfig{}, err
+		}
+	}
 	cfg := pipeline.ProducerConfig{
 		Tail: tail.Config{
 			Paths: []string{p.Log}, StateDir: p.StateDir, Follow: p.Follow,
@@ -127,6 +132,9 @@ func runProducer(ctx context.Context, args []string) error {
 	}
 	prod, err := pipeline.NewProducer(cfg)
 	if err != nil {
+		return err
+	}
+	if err := p.reachBroker(ctx, "logs-producer"); err != nil {
 		return err
 	}
 	slog.Info("logs-producer starting", "log", p.Log, "exchange", p.Exchange, "amqp", config.RedactURL(p.AMQPURL), "follow", p.Follow)
@@ -173,6 +181,9 @@ func runConsumer(ctx context.Context, args []string, name string, queue func(*se
 	defer stopProfile()
 	cc, err := s.consumerConfig(name, queue(&s))
 	if err != nil {
+		return err
+	}
+	if err := s.reachBroker(ctx, name); err != nil {
 		return err
 	}
 	if hooks.discard {

@@ -94,6 +94,9 @@ func runAll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := p.reachBroker(ctx, "run"); err != nil {
+		return err
+	}
 	st, err := p.openStore(ctx)
 	if err != nil {
 		return err
@@ -155,6 +158,12 @@ func runAll(ctx context.Context, args []string) error {
 	for e := range errs {
 		err = errors.Join(err, e)
 	}
+	interrupted := once && ctx.Err() != nil
+	if interrupted {
+		// Ctrl-C: the summary of what landed so far, then exit status 130.
+		err = nil
+		ctx = context.WithoutCancel(ctx)
+	}
 	if err != nil || !once {
 		return err
 	}
@@ -175,6 +184,10 @@ func runAll(ctx context.Context, args []string) error {
 	read := prod.Stats.Read.Load()
 	fmt.Printf("lines read %d, raw rows %d, clean rows %d, rejected %d, %.2f s, %.0f lines/s\n",
 		read, raw, clean, rejected, secs, float64(read)/secs)
+	if interrupted {
+		lake, clean := land.left()
+		return fmt.Errorf("%w before the end: %d lines read and not yet in the raw table, %d not in the clean table (run again: what is stored is not stored twice)", errInterrupted, lake, clean)
+	}
 	if show > 0 {
 		return showRows(ctx, st, p.RawTable, p.CleanTable, show)
 	}
