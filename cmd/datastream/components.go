@@ -130,13 +130,20 @@ func runProducer(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	obs, err := p.serveMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	obs.producer(&cfg)
 	prod, err := pipeline.NewProducer(cfg)
 	if err != nil {
 		return err
 	}
+	obs.producerStats(prod)
 	if err := p.reachBroker(ctx, "logs-producer"); err != nil {
 		return err
 	}
+	obs.ready(p.topology().Queues, nil)
 	slog.Info("logs-producer starting", "log", p.Log, "exchange", p.Exchange, "amqp", config.RedactURL(p.AMQPURL), "follow", p.Follow)
 	err = prod.Run(ctx)
 	slog.Info("logs-producer stopped", "read", prod.Stats.Read.Load(), "confirmed", prod.Stats.Confirmed.Load())
@@ -183,6 +190,10 @@ func runConsumer(ctx context.Context, args []string, name string, queue func(*se
 	if err != nil {
 		return err
 	}
+	obs, err := s.serveMetrics(ctx)
+	if err != nil {
+		return err
+	}
 	if err := s.reachBroker(ctx, name); err != nil {
 		return err
 	}
@@ -198,6 +209,8 @@ func runConsumer(ctx context.Context, args []string, name string, queue func(*se
 	if err != nil {
 		return err
 	}
+	h = obs.consumer(name, &cc, h)
+	obs.ready([]string{cc.Queue}, st)
 	slog.Info(name+" starting", "queue", cc.Queue, "raw_table", s.RawTable, "clean_table", s.CleanTable, "format", s.LogFormat, "database", st.Database())
 	hooks.loadCounts = st.LoadCounts
 	err = hooks.consume(ctx, cc, h)

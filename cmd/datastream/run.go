@@ -94,6 +94,11 @@ func runAll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	obs, err := p.serveMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	obs.producer(&pcfg)
 	if err := p.reachBroker(ctx, "run"); err != nil {
 		return err
 	}
@@ -119,6 +124,10 @@ func runAll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	obs.producerStats(prod)
+	lakeH := obs.consumer("data-lake-consumer", &lakeCC, lake)
+	cleanHH := obs.consumer("data-clean-consumer", &cleanCC, cleanH)
+	obs.ready(p.topology().Queues, st)
 
 	start := time.Now()
 	// Consumers stop after the producer has flushed: upstream first.
@@ -129,7 +138,7 @@ func runAll(ctx context.Context, args []string) error {
 	for _, c := range []struct {
 		cc broker.ConsumerConfig
 		h  broker.Handler
-	}{{lakeCC, lake}, {cleanCC, cleanH}} {
+	}{{lakeCC, lakeH}, {cleanCC, cleanHH}} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

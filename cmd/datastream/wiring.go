@@ -32,6 +32,7 @@ type settings struct {
 	Window        int
 	LogLevel      string
 	LogJSON       bool
+	MetricsListen string
 	LinesPerMsg   int
 	ShutdownGrace time.Duration
 	MaxProcs      int
@@ -50,6 +51,7 @@ func newFlags(name, usage string, s *settings) (*config.FlagSet, error) {
 	s.Common.Register(fs)
 	fs.String(&s.LogLevel, "log-level", "info", "level of the process's own log on stderr: debug, info, warn or error")
 	fs.Bool(&s.LogJSON, "log-json", false, "write the process's own log as one JSON object a line (passwords are masked in either form)")
+	metricsFlag(fs, s)
 	fs.Duration(&s.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long to wait for confirms/commits at exit")
 	return fs, nil
 }
