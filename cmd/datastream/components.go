@@ -135,6 +135,7 @@ func runProducer(ctx context.Context, args []string) error {
 		return err
 	}
 	obs.producer(&cfg)
+	reads := trackReads(&cfg)
 	prod, err := pipeline.NewProducer(cfg)
 	if err != nil {
 		return err
@@ -144,8 +145,10 @@ func runProducer(ctx context.Context, args []string) error {
 		return err
 	}
 	obs.ready(p.topology().Queues, nil)
+	stopBar := backfillBar(ctx, p.Log, p.Follow, reads, prod)
 	slog.Info("logs-producer starting", "log", p.Log, "exchange", p.Exchange, "amqp", config.RedactURL(p.AMQPURL), "follow", p.Follow)
 	err = prod.Run(ctx)
+	stopBar()
 	slog.Info("logs-producer stopped", "read", prod.Stats.Read.Load(), "confirmed", prod.Stats.Confirmed.Load())
 	if rerr := hooks.producerReport(prod); rerr != nil && err == nil {
 		err = rerr

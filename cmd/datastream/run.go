@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/datastream/datastream/internal/broker"
 	"github.com/datastream/datastream/internal/pipeline"
+	"github.com/datastream/datastream/internal/progress"
 	"github.com/datastream/datastream/internal/record"
 	"github.com/datastream/datastream/internal/store"
 )
@@ -28,6 +31,9 @@ type landing struct {
 	files    map[[8]byte]struct{} // identities of the files read
 	rejected int
 	changed  chan struct{}
+	// stored counts the lines each consumer has handled (raw, clean),
+	// stored or dead-lettered, for run's status line.
+	stored [2]atomic.Int64
 }
 
 func newLanding() *landing {
@@ -44,8 +50,9 @@ func (l *landing) read(id record.ID) {
 
 // observe returns the observer that removes landed lines from m (l.lake or
 // l.clean, guarded by l.mu).
-func (l *landing) observe(m map[record.ID]struct{}, countRejects bool) pipeline.Observer {
+func (l *landing) observe(m map[record.ID]struct{}, countRejects bool, handled *atomic.Int64) pipeline.Observer {
 	return func(stored, rejected []record.ID) {
+		handled.Add(int64(len(stored) + len(rejected)))
 		l.mu.Lock()
 		for _, id := range stored {
 			delete(m, id)
@@ -99,6 +106,7 @@ func runAll(ctx context.Context, args []string) error {
 		return err
 	}
 	obs.producer(&pcfg)
+	reads := trackReads(&pcfg)
 	if err := p.reachBroker(ctx, "run"); err != nil {
 		return err
 	}
@@ -115,8 +123,8 @@ func runAll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	lake := &pipeline.Lake{Store: st, Observe: land.observe(land.lake, false)}
-	cleanH, err := p.cleanHandler(st, land.observe(land.clean, true))
+	lake := &pipeline.Lake{Store: st, Observe: land.observe(land.lake, false, &land.stored[0])}
+	cleanH, err := p.cleanHandler(st, land.observe(land.clean, true, &land.stored[1]))
 	if err != nil {
 		return err
 	}
@@ -152,6 +160,15 @@ func runAll(ctx context.Context, args []string) error {
 		stopConsumers()
 	}()
 
+	stopBar := func() {}
+	if once {
+		stopBar = runBar(p.Log, reads, prod, land)
+	} else {
+		stopStatus := make(chan struct{})
+		defer close(stopStatus)
+		progress.Status(os.Stderr, statusInterval, stopStatus, statusLine(prod, land))
+	}
+	defer stopBar()
 	perr := prod.Run(ctx)
 	if perr != nil {
 		stopConsumers()
@@ -184,6 +201,7 @@ func runAll(ctx context.Context, args []string) error {
 		files = append(files, f)
 	}
 	land.mu.Unlock()
+	stopBar()
 	// The rows of this run's files, counted in the tables themselves (other
 	// files' rows may share the tables).
 	raw, clean, err := st.CountFiles(ctx, files)
