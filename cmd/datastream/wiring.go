@@ -144,7 +144,7 @@ func (s *settings) openStore(ctx context.Context) (*store.Store, error) {
 			return nil, err
 		}
 		if what, ok := refusal.Permanent(err); ok {
-			return nil, &refusal.Error{Err: err, Msg: fmt.Sprintf("MySQL at %s %s (not retried: fix the user, its password, its grants or --mysql-dsn)",
+			return nil, &refusal.Error{Err: err, Msg: fmt.Sprintf("MySQL at %s %s (not retried: fix the user, its password, its grants (deploy/mysql/grants.sql) or --mysql-dsn)",
 				config.RedactDSN(s.MySQLDSN), what)}
 		}
 		d := bo.Next()
