@@ -5,8 +5,9 @@ DEMO_LOG  := demo/access.log
 DEMO_LINES ?= 20000
 PREFIX    ?= /usr/local
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-# -trimpath: the binary holds no path of this machine, so the same commit
-# builds the same bytes anywhere (with the same Go version).
+# -trimpath and no cgo: a static binary holding no path of this machine, so
+# the same commit builds the same bytes anywhere with the same Go version
+# (the Dockerfile builds it the same way).
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)"
 
@@ -15,7 +16,7 @@ GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.co
 all: build
 
 build:
-	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/datastream
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/datastream
 
 # Installs the binary in $(DESTDIR)$(PREFIX)/bin (PREFIX=$$HOME/.local for a user).
 install: build

@@ -137,20 +137,54 @@ datastream_producer_read_bytes_total{component="logs-producer"} 100
 	}
 }
 
-// The names and help of every series follow Prometheus's conventions.
-func TestMetricNamesLint(t *testing.T) {
+// populated is a Set with every series present, as a process running all
+// three components has them.
+func populated(t *testing.T) *Set {
 	s := New()
 	p := s.Producer("logs-producer")
 	p.Stats(func() int64 { return 0 }, func() int64 { return 0 })
-	p.OnLine(filepath.Join(t.TempDir(), "gone.log"), 1, 1)
-	c := s.Consumer("data-lake-consumer")
-	c.committed(time.Now(), nil)
-	_, _ = c.Handler(handlerFunc(func(context.Context, []amqp.Delivery) ([]broker.Reject, error) {
+	path := filepath.Join(t.TempDir(), "access.log")
+	if err := os.WriteFile(path, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.OnLine(path, 1, 1)
+	p.OnRetry(true)
+	p.OnRetry(false)
+	c := s.Consumer("data-clean-consumer")
+	now := time.Now()
+	c.committed(now, &now)
+	h := c.Handler(handlerFunc(func(context.Context, []amqp.Delivery) ([]broker.Reject, error) {
 		return []broker.Reject{{Reason: "x"}}, nil
-	})).Handle(context.Background(), nil)
+	}))
+	_, _ = h.Handle(context.Background(), nil)
+	c.Observer(nil)(nil, nil)
+	s.batchErrors.WithLabelValues("data-clean-consumer").Add(0)
 	s.OnDial("data-lake-consumer", "rabbitmq")(nil)
 	s.queueDepth.WithLabelValues("q").Set(1)
 	s.up.WithLabelValues("rabbitmq").Set(1)
+	return s
+}
+
+// names are the series names a Set exposes (histograms with their parts).
+func names(t *testing.T, s *Set) map[string]bool {
+	mfs, err := s.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, mf := range mfs {
+		n := mf.GetName()
+		out[n] = true
+		if mf.GetType().String() == "HISTOGRAM" {
+			out[n+"_bucket"], out[n+"_sum"], out[n+"_count"] = true, true, true
+		}
+	}
+	return out
+}
+
+// The names and help of every series follow Prometheus's conventions.
+func TestMetricNamesLint(t *testing.T) {
+	s := populated(t)
 	problems, err := testutil.GatherAndLint(s.Registry)
 	if err != nil {
 		t.Fatal(err)
@@ -158,6 +192,17 @@ func TestMetricNamesLint(t *testing.T) {
 	for _, p := range problems {
 		if strings.HasPrefix(p.Metric, "datastream_") {
 			t.Errorf("%s: %s", p.Metric, p.Text)
+		}
+	}
+	n := names(t, s)
+	for _, want := range []string{"datastream_producer_lines_read_total", "datastream_producer_read_bytes_total", "datastream_producer_file_lag_bytes",
+		"datastream_producer_messages_published_total", "datastream_producer_lines_confirmed_total", "datastream_producer_messages_nacked_total",
+		"datastream_producer_messages_resent_total", "datastream_consumer_messages_total", "datastream_consumer_rows_written_total",
+		"datastream_consumer_dead_letters_total", "datastream_consumer_batch_messages", "datastream_consumer_batch_duration_seconds",
+		"datastream_reconnects_total", "datastream_newest_committed_read_timestamp_seconds", "datastream_newest_committed_line_timestamp_seconds",
+		"datastream_commit_lag_seconds", "datastream_queue_messages", "datastream_up", "datastream_consumer_batch_errors_total"} {
+		if !n[want] {
+			t.Errorf("no series %s", want)
 		}
 	}
 }
