@@ -6,6 +6,7 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,4 +94,47 @@ func TestProgressBarOnATerminalOnly(t *testing.T) {
 	if s := errb.String(); strings.Contains(s, "\r") || strings.Contains(s, "lines/s") {
 		t.Errorf("a bar on a pipe: %q", s)
 	}
+}
+
+func TestRunStatusLineOnATerminal(t *testing.T) {
+	env := testenv.Parallel(t)
+	path, _ := writeLog(t, nil, 500)
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t), append([]string{"run", "--log", path}, env.Args()...)...)
+	cmd.Stderr = tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	var screen testenv.SyncBuffer
+	go func() { _, _ = io.Copy(&screen, ptmx) }()
+	// The first status line comes after statusInterval.
+	for !strings.Contains(screen.String(), "behind: raw") {
+		if ctx.Err() != nil {
+			t.Fatalf("no status line:\n%q", screen.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run after SIGTERM: %v", err)
+	}
+	var line string
+	for _, l := range strings.Split(screen.String(), "\n") {
+		if strings.Contains(l, "behind: raw") {
+			line = strings.TrimSpace(l)
+		}
+	}
+	for _, w := range []string{"read ", "confirmed ", "raw ", "clean ", "/s"} {
+		if !strings.Contains(line, w) {
+			t.Errorf("status line lacks %q: %q", w, line)
+		}
+	}
+	t.Logf("status line: %q", line)
 }
