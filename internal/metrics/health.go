@@ -187,16 +187,24 @@ func (a *amqpProbe) connect() error {
 	}
 	a.resetLocked()
 	tcp := amqp.DefaultDial(ProbeTimeout)
-	conn, err := amqp.DialConfig(a.url, amqp.Config{
-		Dial: func(network, addr string) (net.Conn, error) {
-			c, err := tcp(network, addr)
-			a.raw = c
-			return c, err
-		},
-		Heartbeat:       5 * time.Second,
-		TLSClientConfig: a.tls,
-		Properties:      amqp.Table{"connection_name": "datastream health probe"},
-	})
+	var conn *amqp.Connection
+	var err error
+	// Several comma-separated URLs (a cluster): any node will do.
+	for _, url := range strings.Split(a.url, ",") {
+		conn, err = amqp.DialConfig(strings.TrimSpace(url), amqp.Config{
+			Dial: func(network, addr string) (net.Conn, error) {
+				c, err := tcp(network, addr)
+				a.raw = c
+				return c, err
+			},
+			Heartbeat:       5 * time.Second,
+			TLSClientConfig: a.tls,
+			Properties:      amqp.Table{"connection_name": "datastream health probe"},
+		})
+		if err == nil {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("connect to RabbitMQ: %w", err)
 	}
