@@ -42,11 +42,19 @@ test-deps:
 
 # The fault tests alone (kill -9, RabbitMQ/MariaDB outages, rotation, nginx
 # under wrk), about a minute; the results table for docs/reliability.md is
-# left in bin/faults-results.md.
+# left in bin/faults-results.md. FAULTS_RUNS=10 runs the suite ten times in
+# a row and stops at the first failure; every run's table is appended to
+# bin/faults-results-all.md.
+FAULTS_RUNS ?= 1
 test-faults: services test-deps
 	@mkdir -p bin
-	FAULTS_RESULTS=$(CURDIR)/bin/faults-results.md $(GO) test -race -count=1 -timeout 10m ./test/faults
-	@cat bin/faults-results.md
+	@rm -f bin/faults-results-all.md
+	@for i in $$(seq $(FAULTS_RUNS)); do \
+		echo "fault suite, run $$i of $(FAULTS_RUNS)"; \
+		FAULTS_RESULTS=$(CURDIR)/bin/faults-results.md $(GO) test -race -count=1 -timeout 20m ./test/faults || exit 1; \
+		cat bin/faults-results.md; \
+		{ echo "run $$i"; echo; cat bin/faults-results.md; echo; } >> bin/faults-results-all.md; \
+	done
 
 test-short: services
 	$(GO) test -short -count=1 ./...
@@ -63,19 +71,24 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzAppendEscaped$$' -fuzztime $(FUZZTIME) ./internal/store
 
 # Throughput, latency, CPU and memory of the pipeline against the real
-# services, beside the broker's own limit (see docs/performance.md).
+# services, beside the broker's own limit, then the parser, the row builder
+# and MariaDB's own rate for our rows (with its CPU per line) alone (see
+# docs/performance.md, "Where each figure comes from").
 BENCH_LINES ?= 500000
 bench: services build
+	$(GO) test -run XXX -bench 'Parse|Gonx' -benchmem ./internal/logformat
+	$(GO) test -run XXX -bench Build -benchmem ./internal/clean
+	$(GO) test -run XXX -bench Store -benchtime 200x ./internal/bench
 	$(BIN) bench --lines $(BENCH_LINES) --ceiling
 	$(BIN) bench --lines $(BENCH_LINES) --lines-per-message 100 --ceiling
 	$(BIN) bench --lines 120000 --rate 2000
 
 vet:
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l cmd internal)" || { gofmt -l cmd internal; exit 1; }
+	@test -z "$$(gofmt -l cmd internal test)" || { gofmt -l cmd internal test; exit 1; }
 
 fmt:
-	gofmt -w cmd internal
+	gofmt -w cmd internal test
 
 clean:
 	rm -rf bin demo

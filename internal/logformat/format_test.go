@@ -591,7 +591,9 @@ func TestZeroAllocs(t *testing.T) {
 	f := mustPreset(t, "combined")
 	var e Entry
 	line := []byte(`10.0.0.7 - alice [01/Nov/2022:00:13:13 -0500] "GET https://example.com:443/a\x22b?x=1 HTTP/1.1" 200 51234 "https://example.com/" "Mozilla/5.0 \x22x\x22"`)
-	_ = f.Parse(line, &e) // warm up the scratch buffer
+	if err := f.Parse(line, &e); err != nil { // warms up the scratch buffer
+		t.Fatal(err)
+	}
 	if n := testing.AllocsPerRun(100, func() {
 		if err := f.Parse(line, &e); err != nil {
 			t.Fatal(err)
@@ -601,8 +603,14 @@ func TestZeroAllocs(t *testing.T) {
 	}
 	p := mustCompile(t, `$remote_addr $session "$request" $upstream_response_time`)
 	l2 := []byte(`1.2.3.4 abc "GET / HTTP/1.1" 0.1, 0.2`)
-	_ = p.Parse(l2, &e)
-	if n := testing.AllocsPerRun(100, func() { _ = p.Parse(l2, &e) }); n != 0 {
+	if err := p.Parse(l2, &e); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if err := p.Parse(l2, &e); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
 		t.Errorf("%v allocs per Parse with extras", n)
 	}
 }

@@ -52,7 +52,7 @@ type Store struct {
 	loadData atomic.Bool
 	log      *slog.Logger
 	// The statements of each table, built once.
-	rawIns, cleanIns, deadIns inserter
+	rawIns, cleanIns inserter
 
 	loads, loadFallbacks atomic.Int64
 	sources              sourceIDs
@@ -124,7 +124,6 @@ func open(ctx context.Context, c Config, upTo int) (*Store, error) {
 	s.loadData.Store(c.LoadData)
 	s.rawIns = newInserter(s.raw, rawCols)
 	s.cleanIns = newInserter(s.clean, cleanCols)
-	s.deadIns = newInserter(s.deadTable(), []string{"id"})
 	if err := s.migrate(ctx, upTo); err != nil {
 		db.Close()
 		return nil, err
