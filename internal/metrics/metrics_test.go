@@ -26,10 +26,9 @@ func (f handlerFunc) Handle(ctx context.Context, b []amqp.Delivery) ([]broker.Re
 
 type dlLog struct{ handlerFunc }
 
-func (dlLog) Unsent(context.Context, []amqp.Delivery, []broker.Reject) ([]broker.Reject, error) {
-	return nil, nil
+func (dlLog) DeadLetterOnce(context.Context, []amqp.Delivery, []broker.Reject, func([]broker.Reject) error) error {
+	return nil
 }
-func (dlLog) Sent(context.Context, []amqp.Delivery, []broker.Reject) error { return nil }
 
 func TestConsumerHandlerCounts(t *testing.T) {
 	s := New()
