@@ -15,7 +15,7 @@ import (
 // failuresHelp is what --help says about how a component fails: the same
 // words as the README's "When it stops, when it retries".
 const failuresHelp = `
-Exit status: 0 done (or stopped by SIGTERM/SIGINT as a service), 1 a failure
+Exit status: 0 done, or stopped by SIGTERM/SIGINT as a service; 1 a failure
 that retrying cannot heal, reported at start-up: no file matches --log (with
 --once or --follow=false), RabbitMQ or MySQL refuses the credentials, the
 vhost, a grant, or the database is missing and cannot be created; 2 bad flags;

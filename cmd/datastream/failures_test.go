@@ -133,3 +133,40 @@ func TestRunOnceInterruptedPrintsSummary(t *testing.T) {
 		t.Logf("every line landed before the signal (%d rows): the summary is still checked", raw)
 	}
 }
+
+// A signal while a component still waits for its servers is a stop, not a
+// failure: a service exits 0, an interrupted run --once 130.
+func TestSignalWhileStarting(t *testing.T) {
+	env := testenv.Parallel(t)
+	path, _ := writeLog(t, nil, 3)
+	down := withArg(env.Args(), "--amqp-url", "amqp://guest:guest@127.0.0.1:1/")
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{append([]string{"data-lake-consumer"}, down...), 0},
+		{append([]string{"run", "--once", "--log", path}, down...), 130},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, binary(t), tc.args...)
+		var errb testenv.SyncBuffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for !strings.Contains(errb.String(), "RabbitMQ not reachable; retrying") && ctx.Err() == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		err := cmd.Wait()
+		cancel()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		if code != tc.want {
+			t.Errorf("%s: exit %d after SIGTERM while starting, want %d\n%s", tc.args[0], code, tc.want, errb.String())
+		}
+	}
+}

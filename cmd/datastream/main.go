@@ -93,12 +93,14 @@ func Main(args []string) int {
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
-	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
-		fmt.Fprintf(os.Stderr, "datastream %s: interrupted while starting\n", cmd.name)
-		return 130
 	case errors.Is(err, errInterrupted):
 		fmt.Fprintf(os.Stderr, "datastream %s: %s\n", cmd.name, redact.String(err.Error()))
 		return 130
+	case ctx.Err() != nil:
+		// SIGTERM/SIGINT before start-up finished (waiting for a server,
+		// migrating): a service asked to stop has stopped.
+		slog.Info("stopped while starting", "err", redact.String(err.Error()))
+		return 0
 	default:
 		fmt.Fprintf(os.Stderr, "datastream %s: %s\n", cmd.name, redact.String(err.Error()))
 		return 1

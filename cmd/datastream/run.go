@@ -77,7 +77,7 @@ func (l *landing) left() (lake, clean int) {
 	return len(l.lake), len(l.clean)
 }
 
-func runAll(ctx context.Context, args []string) error {
+func runAll(ctx context.Context, args []string) (err error) {
 	var p producerSettings
 	fs, err := producerFlagSet("run", "run --log PATH [--once] [flags]", &p)
 	if err != nil {
@@ -92,6 +92,12 @@ func runAll(ctx context.Context, args []string) error {
 		return err
 	}
 	p.Follow = !once
+	defer func() {
+		// Ctrl-C while --once was still starting: an interrupted run too.
+		if once && err != nil && ctx.Err() != nil && !errors.Is(err, errInterrupted) {
+			err = fmt.Errorf("%w while starting (%v)", errInterrupted, err)
+		}
+	}()
 	land := newLanding()
 	var onRead func(record.ID)
 	if once {
