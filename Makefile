@@ -3,13 +3,24 @@ GO        ?= go
 BIN       := bin/datastream
 DEMO_LOG  := demo/access.log
 DEMO_LINES ?= 20000
+PREFIX    ?= /usr/local
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# -trimpath and no cgo: a static binary holding no path of this machine, so
+# the same commit builds the same bytes anywhere with the same Go version
+# (the Dockerfile builds it the same way).
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)"
 
-.PHONY: all build services demo test test-short test-faults test-deps fuzz bench vet fmt clean geoip update-bots update-uplot
+.PHONY: all build install services demo test test-short test-faults test-deps fuzz bench vet fmt clean geoip update-bots update-uplot
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/datastream
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/datastream
+
+# Installs the binary in $(DESTDIR)$(PREFIX)/bin (PREFIX=$$HOME/.local for a user).
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/datastream
 
 services:
 	@bash scripts/services.sh

@@ -15,7 +15,9 @@ import (
 	"github.com/datastream/datastream/internal/broker"
 	"github.com/datastream/datastream/internal/config"
 	"github.com/datastream/datastream/internal/logformat"
+	"github.com/datastream/datastream/internal/logging"
 	"github.com/datastream/datastream/internal/pipeline"
+	"github.com/datastream/datastream/internal/refusal"
 	"github.com/datastream/datastream/internal/store"
 )
 
@@ -33,6 +35,8 @@ type settings struct {
 	NoRollups     bool
 	Window        int
 	LogLevel      string
+	LogJSON       bool
+	MetricsListen string
 	LinesPerMsg   int // pipeline.Auto for "auto"
 	linesPerMsg   string
 	ShutdownGrace time.Duration
@@ -47,9 +51,12 @@ func newFlags(name, usage string, s *settings) (*config.FlagSet, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: datastream %s\n\n", usage)
 		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), failuresHelp)
 	}
 	s.Common.Register(fs)
-	fs.String(&s.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.String(&s.LogLevel, "log-level", "info", "level of the process's own log on stderr: debug, info, warn or error")
+	fs.Bool(&s.LogJSON, "log-json", false, "write the process's own log as one JSON object a line (passwords are masked in either form)")
+	metricsFlag(fs, s)
 	fs.Duration(&s.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long to wait for confirms/commits at exit")
 	return fs, nil
 }
@@ -103,11 +110,13 @@ func parse(fs *config.FlagSet, s *settings, args []string) error {
 	if _, _, err := logformat.Resolve(s.LogFormat); err != nil {
 		return fmt.Errorf("--log-format: %w", err)
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(s.LogLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+	redact.AddURL(s.AMQPURL)
+	redact.AddDSN(s.MySQLDSN)
+	logger, err := logging.New(os.Stderr, logging.Options{Level: s.LogLevel, JSON: s.LogJSON}, redact)
+	if err != nil {
+		return err
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	slog.SetDefault(logger)
 	if s.MaxProcs > 0 && os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(s.MaxProcs)
 	}
@@ -159,6 +168,10 @@ func (s *settings) openStore(ctx context.Context) (*store.Store, error) {
 		}
 		if ctx.Err() != nil || strings.Contains(err.Error(), "bad MySQL DSN") {
 			return nil, err
+		}
+		if what, ok := refusal.Permanent(err); ok {
+			return nil, &refusal.Error{Err: err, Msg: fmt.Sprintf("MySQL at %s %s (not retried: fix the user, its password, its grants (deploy/mysql/grants.sql) or --mysql-dsn)",
+				config.RedactDSN(s.MySQLDSN), what)}
 		}
 		d := bo.Next()
 		slog.Warn("MySQL not ready; retrying", "dsn", config.RedactDSN(s.MySQLDSN), "err", err, "in", d.Round(time.Millisecond))

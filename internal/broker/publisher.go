@@ -35,6 +35,9 @@ type PublisherConfig struct {
 	// failing.
 	ConfirmTimeout time.Duration
 	Logger         *slog.Logger
+	// OnRetry, if set, hears of every message the broker nacked or returned
+	// (nacked true) and of every message sent again (nacked false).
+	OnRetry func(nacked bool)
 }
 
 type outMsg struct {
@@ -82,6 +85,9 @@ func NewPublisher(cfg PublisherConfig) *Publisher {
 	}
 	if cfg.OnConfirm == nil {
 		cfg.OnConfirm = func(any) {}
+	}
+	if cfg.OnRetry == nil {
+		cfg.OnRetry = func(bool) {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Publisher{
@@ -307,6 +313,7 @@ func (p *Publisher) sendRetries(ch *amqp.Channel) error {
 		if err := p.send(ch, m); err != nil {
 			return err
 		}
+		p.cfg.OnRetry(false)
 	}
 }
 
@@ -389,6 +396,7 @@ func (p *Publisher) confirmer(confirms <-chan amqp.Confirmation, returns <-chan 
 		}
 		p.retry = append(p.retry, m)
 		p.mu.Unlock()
+		p.cfg.OnRetry(true)
 		select {
 		case p.kick <- struct{}{}:
 		default:

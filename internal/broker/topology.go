@@ -91,6 +91,9 @@ type Dialer struct {
 	URL  string
 	TLS  *tls.Config // nil: from the URL scheme
 	Name string      // connection name shown in the management UI
+	// OnDial, if set, hears the outcome of every connection attempt
+	// (metrics count reconnects with it).
+	OnDial func(err error)
 }
 
 // Dial opens one connection.
@@ -118,6 +121,9 @@ func (d Dialer) dial() (*amqp.Connection, net.Conn, error) {
 		cfg.Properties.SetClientConnectionName(d.Name)
 	}
 	conn, err := amqp.DialConfig(d.URL, cfg)
+	if d.OnDial != nil {
+		d.OnDial(err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to RabbitMQ: %w", err)
 	}

@@ -36,6 +36,9 @@ type ProducerConfig struct {
 	ShutdownGrace time.Duration
 	// OnRead, if set, hears the id of every line read (run --once uses it).
 	OnRead func(record.ID)
+	// OnLine, if set, hears every line read: its file, where it ends and
+	// its size (metrics: bytes read, file lag).
+	OnLine func(path string, end int64, size int)
 	Logger *slog.Logger
 }
 
@@ -236,6 +239,9 @@ func (p *Producer) publishLoop(ctx, pctx context.Context, host string, lines <-c
 		r := record.Line{ID: record.ID(l.ID()), SourceHost: host, SourcePath: l.Path, ReceivedAt: now.UTC(), Data: l.Data}
 		if p.cfg.OnRead != nil {
 			p.cfg.OnRead(r.ID)
+		}
+		if p.cfg.OnLine != nil {
+			p.cfg.OnLine(l.Path, l.End(), len(l.Data))
 		}
 		if len(pack) > 0 && (!broker.Contiguous(&pack[len(pack)-1], &r) || auto && packBytes+len(r.Data)+1 > AutoPackBytes) {
 			if err := flush(); err != nil {

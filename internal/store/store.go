@@ -198,7 +198,7 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 		table_set  VARCHAR(255) NOT NULL PRIMARY KEY,
 		version    INT          NOT NULL,
 		applied_at DATETIME(6)  NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
-	) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`); err != nil {
+	) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`); err != nil && !schemaReadable(ctx, conn, err) {
 		return fmt.Errorf("create datastream_schema: %w", err)
 	}
 	set := s.rawName + "|" + s.cleanName
