@@ -31,7 +31,7 @@ func grantsFor(t *testing.T, env *testenv.Env) (lakeDSN, cleanDSN string, run fu
 	suffix := hex.EncodeToString(b[:])
 	users := map[string]string{}
 	r := []string{"`datastream`.", "`" + env.Database + "`."}
-	for _, u := range []string{"datastream_admin", "datastream_lake", "datastream_clean"} {
+	for _, u := range []string{"datastream_admin", "datastream_lake", "datastream_clean", "datastream_dashboard"} {
 		users[u] = "dst" + u[len("datastream_"):] + "_" + suffix
 		r = append(r, "'"+u+"'", "'"+users[u]+"'")
 	}
