@@ -4,7 +4,7 @@ BIN       := bin/datastream
 DEMO_LOG  := demo/access.log
 DEMO_LINES ?= 20000
 
-.PHONY: all build services demo test test-short test-faults test-deps fuzz bench vet fmt clean
+.PHONY: all build services demo test test-short test-faults test-cluster test-deps fuzz bench vet fmt clean
 
 all: build
 
@@ -36,6 +36,18 @@ test-faults: services test-deps
 	@mkdir -p bin
 	FAULTS_RESULTS=$(CURDIR)/bin/faults-results.md $(GO) test -race -count=1 -timeout 10m ./test/faults
 	@cat bin/faults-results.md
+
+# The fault scenarios on a 3-node RabbitMQ cluster and a 3-node Galera
+# cluster (scripts/cluster.sh, as root), about 10 minutes; not part of
+# `make test`. The clusters are removed afterwards (CLUSTER_KEEP=1 keeps
+# them); the table for docs/reliability.md is left in bin/cluster-results.md.
+test-cluster: build
+	@mkdir -p bin
+	scripts/cluster.sh up
+	@set -a; eval "$$(scripts/cluster.sh env)"; set +a; \
+	TEST_AMQP_URL="$$AMQP_URL" TEST_MYSQL_DSN="$${MYSQL_DSN%/*}/" DATASTREAM_CLUSTER=$(CURDIR)/scripts/cluster.sh \
+	FAULTS_RESULTS=$(CURDIR)/bin/cluster-results.md $(GO) test -count=1 -timeout 40m -run '^TestCluster' -v ./test/faults; \
+	rc=$$?; [ -n "$(CLUSTER_KEEP)" ] || scripts/cluster.sh down; cat bin/cluster-results.md 2>/dev/null; exit $$rc
 
 test-short: services
 	$(GO) test -short -count=1 ./...

@@ -99,8 +99,9 @@ rabbit_stop() { rctl "$1" stop_app >/dev/null; }
 
 rabbit_start() {
 	local n=$1 other
+	rabbit_app_running "$n" && return 0
 	if rctl "$n" ping >/dev/null 2>&1; then
-		rabbit_app_running "$n" || rctl "$n" start_app >/dev/null
+		rctl "$n" start_app >/dev/null
 	else
 		rabbit_start_vm "$n"
 	fi

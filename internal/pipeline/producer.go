@@ -27,6 +27,9 @@ type ProducerConfig struct {
 	PackWait time.Duration
 	// ShutdownGrace bounds the wait for outstanding confirms at exit.
 	ShutdownGrace time.Duration
+	// SourceHost is the web server the lines come from; "" is this
+	// machine's host name.
+	SourceHost string
 	// OnRead, if set, hears the id of every line read (run --once uses it).
 	OnRead func(record.ID)
 	Logger *slog.Logger
@@ -110,7 +113,10 @@ func (p *Producer) Run(ctx context.Context) error {
 		tailErr <- t.Run(ctx, lines)
 	}()
 
-	host, _ := os.Hostname()
+	host := p.cfg.SourceHost
+	if host == "" {
+		host, _ = os.Hostname()
+	}
 	err = p.publishLoop(ctx, host, lines, pub)
 	// Drain the tailer so its goroutine can exit.
 	for range lines {
