@@ -174,16 +174,16 @@ func createDatabase(ctx context.Context, cfg *mysql.Config) error {
 // yet (up to version upTo unless it is 0), under a lock that holds across
 // a Galera cluster (see lock) so components starting together do not race.
 func (s *Store) migrate(ctx context.Context, upTo int) error {
-	conn, err := s.DB.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("connect to MySQL: %w", err)
-	}
-	defer conn.Close()
 	release, err := lock(ctx, s.DB, "migrate")
 	if err != nil {
 		return err
 	}
 	defer release()
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to MySQL: %w", err)
+	}
+	defer conn.Close()
 
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS datastream_schema (
 		table_set  VARCHAR(255) NOT NULL PRIMARY KEY,
