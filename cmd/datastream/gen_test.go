@@ -23,11 +23,18 @@ func TestGenCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := run("--lines", "500", "--seed", "3")
+	b, err := run("--lines", "500", "--seed", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if a != b || strings.Count(a, "\n") != 500 {
 		t.Fatalf("not reproducible or wrong count: %d lines", strings.Count(a, "\n"))
 	}
-	if c, _ := run("--lines", "500", "--seed", "4"); c == a {
+	c, err := run("--lines", "500", "--seed", "4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c == a {
 		t.Fatal("different seeds gave the same log")
 	}
 	j, err := run("--lines", "3", "--log-format", "json", "--start", "2026-11-27T10:00:00+01:00")

@@ -108,7 +108,7 @@ func runAll(ctx context.Context, args []string) error {
 		return err
 	}
 	lake := &pipeline.Lake{Store: st, Observe: land.observe(land.lake, false)}
-	cleanH, err := p.cleanHandler(st, land.observe(land.clean, true))
+	cleanH, err := p.cleanHandler(ctx, st, land.observe(land.clean, true))
 	if err != nil {
 		return err
 	}

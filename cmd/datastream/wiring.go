@@ -20,6 +20,7 @@ import (
 // settings are the flags every pipeline command shares.
 type settings struct {
 	config.Common
+	enrichSettings
 	Prefetch      int
 	BatchSize     int
 	Linger        time.Duration
@@ -57,6 +58,7 @@ func consumerFlags(fs *config.FlagSet, s *settings) {
 	fs.Bool(&s.LoadData, "load-data", true, "write batches of 32 rows or more with LOAD DATA LOCAL INFILE from memory instead of multi-row INSERT (falls back to INSERT when the server refuses it or a load leaves warnings)")
 	fs.Int(&s.PrefetchLines, "prefetch-lines", 20000, "with packed messages, keep prefetch × lines per message under this by lowering --prefetch (0: never)")
 	fs.Int(&s.Writers, "writers", 2, "batches written to the database at once, each on its own connection (acks stay in order)")
+	enrichFlags(fs, &s.enrichSettings)
 }
 
 func producerFlags(fs *config.FlagSet, s *settings) {

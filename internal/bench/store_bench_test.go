@@ -24,6 +24,8 @@ import (
 // consumers do, by multi-row INSERT and by LOAD DATA, for each table alone
 // and for both at once. "both" is the limit of the packed
 // (--lines-per-message) pipeline, which writes every line to both tables.
+// When MariaDB runs on this machine it also reports MariaDB's CPU, in
+// seconds and µs per line (of the table, or of both for "both"), from /proc.
 //
 //	go test -run XXX -bench Store -benchtime 200x ./internal/bench
 //
@@ -63,6 +65,9 @@ func BenchmarkStore(b *testing.B) {
 				var next atomic.Int64
 				var wg sync.WaitGroup
 				errs := make(chan error, 4)
+				// MariaDB's CPU over the writes, when it runs on this
+				// machine (the figure docs/performance.md quotes).
+				meter := startServers("", env.DSN)
 				b.ResetTimer()
 				start := time.Now()
 				for _, t := range tables {
@@ -92,6 +97,12 @@ func BenchmarkStore(b *testing.B) {
 				default:
 				}
 				b.ReportMetric(float64(b.N*batch)/secs, "lines/s")
+				for _, s := range meter.stop(int64(b.N * batch)) {
+					if s.Name == "mariadb" {
+						b.ReportMetric(s.MicrosPerLine, "mariadb-cpu-µs/line")
+						b.ReportMetric(s.CPUSeconds, "mariadb-cpu-s")
+					}
+				}
 			})
 		}
 	}

@@ -88,6 +88,15 @@ func TestPublishConsumeDeadLetter(t *testing.T) {
 			if stored.Load() != n/2 || rejected.Load() != n/2 {
 				t.Fatalf("stored %d rejected %d, want %d each", stored.Load(), rejected.Load(), n/2)
 			}
+			// Nothing failed, so nothing was delivered twice.
+			if len(h.seen) != n {
+				t.Fatalf("handled %d distinct messages, want %d", len(h.seen), n)
+			}
+			for id, k := range h.seen {
+				if k != 1 {
+					t.Fatalf("message %s handled %d times", id, k)
+				}
+			}
 			if d := env.QueueDepth(t, env.LakeQueue); d != 0 {
 				t.Fatalf("%d messages left unacked in the queue", d)
 			}

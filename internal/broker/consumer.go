@@ -29,16 +29,19 @@ type Handler interface {
 	Handle(ctx context.Context, batch []amqp.Delivery) (rejects []Reject, err error)
 }
 
-// DeadLetterLog is implemented by a Handler that remembers which lines it
-// dead-lettered. A line delivered again (the producer resent it after a
-// restart, or a consumer died before its ack) would otherwise land in the
-// dead-letter queue once per delivery. Only a crash between the broker's
-// confirm of a dead letter and Sent can still repeat one.
+// DeadLetterLog is implemented by a Handler that dead-letters each line
+// once. A line delivered again (the producer resent it after a lost confirm
+// or a restart, a consumer died before its ack), or twice at once (a resend
+// beside a redelivery, in one batch or in two writers' batches) would
+// otherwise land in the dead-letter queue once per delivery. Only a crash
+// between the broker's confirm of a dead letter and the record of it, or a
+// confirm lost with the connection, can still repeat one; every dead letter
+// of a line carries the line's id as message_id, so a reader drops repeats.
 type DeadLetterLog interface {
-	// Unsent returns the rejects of batch that were not dead-lettered before.
-	Unsent(ctx context.Context, batch []amqp.Delivery, rejects []Reject) ([]Reject, error)
-	// Sent records that rejects are confirmed in the dead-letter queue.
-	Sent(ctx context.Context, batch []amqp.Delivery, rejects []Reject) error
+	// DeadLetterOnce calls send with the rejects of batch whose line was
+	// not dead-lettered before, one per line, and records them only if
+	// send succeeds; an error means nothing was recorded.
+	DeadLetterOnce(ctx context.Context, batch []amqp.Delivery, rejects []Reject, send func([]Reject) error) error
 }
 
 // ConsumerConfig configures Consume.
@@ -312,26 +315,12 @@ func flush(ctx context.Context, cfg ConsumerConfig, h Handler, dl *deadLetterer,
 	for {
 		rejects, err := h.Handle(hctx, batch)
 		nrej := len(rejects)
-		dll, logged := h.(DeadLetterLog)
-		if err == nil && logged && len(rejects) > 0 {
-			rejects, err = dll.Unsent(hctx, batch, rejects)
-		}
-		if err == nil {
-			for i, r := range rejects {
-				if err := dl.send(hctx, &batch[r.Index], r.Line, r.Reason); err != nil {
-					if logged && i > 0 {
-						// Those confirmed must not go again on redelivery.
-						_ = dll.Sent(hctx, batch, rejects[:i])
-					}
-					return err
-				}
-			}
-			if logged && len(rejects) > 0 {
-				// They are in the dead-letter queue now: retry only the
-				// record, or a redelivery would dead-letter them again.
-				if err := recordSent(ctx, hctx, dll, batch, rejects, ch, log); err != nil {
-					return err
-				}
+		if err == nil && len(rejects) > 0 {
+			send := func(rs []Reject) error { return dl.sendAll(hctx, batch, rs) }
+			if dll, ok := h.(DeadLetterLog); ok {
+				err = dll.DeadLetterOnce(hctx, batch, rejects, send)
+			} else {
+				err = send(rejects)
 			}
 		}
 		if err == nil {
@@ -357,31 +346,8 @@ func flush(ctx context.Context, cfg ConsumerConfig, h Handler, dl *deadLetterer,
 			// unacked; RabbitMQ delivers it again to the next consumer.
 			return fmt.Errorf("gave up on a batch at shutdown: %w", err)
 		}
-		if ch.IsClosed() {
+		if ch.IsClosed() || dl.ch.IsClosed() {
 			return errors.New("channel closed while retrying a batch")
-		}
-	}
-}
-
-// recordSent calls dll.Sent until it succeeds, the channel closes, or the
-// shutdown grace runs out.
-func recordSent(ctx, hctx context.Context, dll DeadLetterLog, batch []amqp.Delivery, rejects []Reject, ch *amqp.Channel, log *slog.Logger) error {
-	var bo Backoff
-	for {
-		err := dll.Sent(hctx, batch, rejects)
-		if err == nil {
-			return nil
-		}
-		d := bo.Next()
-		log.Warn("recording dead letters failed; will retry, messages stay unacked", "err", err, "rejects", len(rejects), "in", d.Round(time.Millisecond))
-		if !Sleep(hctx, d) {
-			if ctx.Err() == nil {
-				return hctx.Err()
-			}
-			return fmt.Errorf("gave up recording dead letters at shutdown: %w", err)
-		}
-		if ch.IsClosed() {
-			return errors.New("channel closed while recording dead letters")
 		}
 	}
 }
@@ -405,7 +371,34 @@ func newDeadLetterer(conn *amqp.Connection, exchange, queue string) (*deadLetter
 	return &deadLetterer{ch: ch, exchange: exchange, queue: queue}, nil
 }
 
-func (d *deadLetterer) send(ctx context.Context, m *amqp.Delivery, line *record.Line, reason string) error {
+// sendAll dead-letters rejects: it publishes them all, then waits for
+// every confirm.
+func (d *deadLetterer) sendAll(ctx context.Context, batch []amqp.Delivery, rejects []Reject) error {
+	confs := make([]*amqp.DeferredConfirmation, 0, len(rejects))
+	for _, r := range rejects {
+		m := &batch[r.Index]
+		conf, err := d.ch.PublishWithDeferredConfirmWithContext(ctx, d.exchange, d.queue, true, false, d.publishing(m, r.Line, r.Reason))
+		if err != nil {
+			return fmt.Errorf("dead-letter message %s: %w", m.MessageId, err)
+		}
+		confs = append(confs, conf)
+	}
+	for i, conf := range confs {
+		id := batch[rejects[i].Index].MessageId
+		ok, err := conf.WaitContext(ctx)
+		if err != nil {
+			return fmt.Errorf("dead-letter message %s: %w", id, err)
+		}
+		if !ok {
+			return fmt.Errorf("dead-letter message %s: nacked by the broker", id)
+		}
+	}
+	return nil
+}
+
+// publishing is the dead letter of line (nil: the whole message m) with the
+// reason. A line's dead letter has the line's id as message_id.
+func (d *deadLetterer) publishing(m *amqp.Delivery, line *record.Line, reason string) amqp.Publishing {
 	pub := amqp.Publishing{
 		ContentType:  m.ContentType,
 		DeliveryMode: amqp.Persistent,
@@ -417,26 +410,18 @@ func (d *deadLetterer) send(ctx context.Context, m *amqp.Delivery, line *record.
 	for k, v := range m.Headers {
 		pub.Headers[k] = v
 	}
-	if line != nil && m.ContentType == ContentTypeLines {
-		one := EncodeLine(line)
-		pub.ContentType, pub.MessageId, pub.Body = one.ContentType, one.MessageId, one.Body
-		delete(pub.Headers, HeaderLineCount)
+	if line != nil {
+		pub.MessageId = line.ID.String()
+		if m.ContentType == ContentTypeLines {
+			one := EncodeLine(line)
+			pub.ContentType, pub.Body = one.ContentType, one.Body
+			delete(pub.Headers, HeaderLineCount)
+		}
 	}
 	if len(reason) > 1000 {
 		reason = reason[:1000]
 	}
 	pub.Headers[HeaderReason] = reason
 	pub.Headers[HeaderQueue] = d.queue
-	conf, err := d.ch.PublishWithDeferredConfirmWithContext(ctx, d.exchange, d.queue, true, false, pub)
-	if err != nil {
-		return fmt.Errorf("dead-letter message %s: %w", m.MessageId, err)
-	}
-	ok, err := conf.WaitContext(ctx)
-	if err != nil {
-		return fmt.Errorf("dead-letter message %s: %w", m.MessageId, err)
-	}
-	if !ok {
-		return fmt.Errorf("dead-letter message %s: nacked by the broker", m.MessageId)
-	}
-	return nil
+	return pub
 }

@@ -48,9 +48,16 @@ type Row struct {
 	UpstreamAddr, UpstreamCacheStatus   *string
 	RequestID                           *string
 
-	// Enrichment: nil until an enricher fills them.
+	// Enrichment: nil until an enricher (internal/enrich) fills them.
 	Country, City, BotName, UAFamily, UAOS, Device *string
 	IsBot                                          *bool
+	Network, Region, UAVersion                     *string
+	Latitude, Longitude                            *float64
+	// Visitor identifies the (client address, user agent) pair whose
+	// requests make visits; the store turns it into visit_id. Zero when
+	// HasVisitor is false (enrichment off).
+	Visitor    [16]byte
+	HasVisitor bool
 
 	Extra     *string // JSON object of the format's other variables
 	LogFormat string

@@ -24,7 +24,7 @@ func parse(t *testing.T, format, line string) *logformat.Entry {
 
 func TestBuildProxyLine(t *testing.T) {
 	// The original design's example row.
-	e := parse(t, "proxy", `181.53.103.203 HvAXYJ76nALAPMO student.42 [01/Nov/2022:00:13:13 -0500] "GET https://accessmedicina.mhmedical.com:443/UI/app/img/logos/logo_187.svg HTTP/1.1" 200 2652`)
+	e := parse(t, "proxy", `181.53.103.203 HvAXYJ76nALAPMO student.42 [01/Nov/2022:00:13:13 -0500] "GET https://accessmedicina.mhmedical.com:443/UI/app/img/logos/logo_187.svg HTTP/1.1" 200 2652 -`)
 	line := &record.Line{ID: record.NewID([8]byte{1}, 7), SourceHost: "h", SourcePath: "/p", ReceivedAt: time.Unix(100, 0)}
 	r := Build(line, e, "proxy")
 	if want := time.Date(2022, 11, 1, 5, 13, 13, 0, time.UTC); r.Time == nil || !r.Time.Equal(want) {

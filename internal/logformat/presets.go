@@ -10,8 +10,9 @@ var Presets = map[string]string{
 	"common": `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent`,
 	// The sample "main" format shipped in nginx.conf.
 	"main": `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"`,
-	// The original design's proxy format.
-	"proxy": `$remote_addr $session $remote_user [$time_local] "$request" $status $body_bytes_sent`,
+	// The original design's proxy format: its clean consumer's expression
+	// ended in `(?P<status>\d{3}) (?P<size>\d+) -`, a literal dash.
+	"proxy": `$remote_addr $session $remote_user [$time_local] "$request" $status $body_bytes_sent -`,
 	// EZproxy's default %h %l %u %t "%r" %s %b, written with nginx variables.
 	"ezproxy": `$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent`,
 	// A JSON access log with timings.

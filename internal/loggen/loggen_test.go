@@ -126,9 +126,16 @@ func BenchmarkNext(b *testing.B) {
 }
 
 func ExampleGen_Next() {
-	g, _ := New(Options{Seed: 7, Format: "combined", Zone: time.UTC})
+	g, err := New(Options{Seed: 7, Format: "combined", Zone: time.UTC})
+	if err != nil {
+		panic(err)
+	}
 	for range 3 {
 		_, line := g.Next()
 		fmt.Println(string(line))
 	}
+	// Output:
+	// 1.225.236.210 - - [01/Jan/2026:00:00:00 +0000] "GET /blog/2026/11/real-time-log-analysis HTTP/1.1" 200 17522 "-" "Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36"
+	// 43.150.216.48 - - [01/Jan/2026:00:00:00 +0000] "GET /static/fonts/inter-var.woff2 HTTP/1.1" 401 12546 "https://search.yahoo.com/" "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:132.0) Gecko/20100101 Firefox/132.0"
+	// 210.254.179.154 - - [01/Jan/2026:00:00:00 +0000] "GET /login HTTP/1.1" 200 27202 "-" "Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36"
 }

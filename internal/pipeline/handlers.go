@@ -84,12 +84,11 @@ func (h *Lake) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.Reje
 	return rejects, nil
 }
 
-// DeadLetterStore remembers which lines were dead-lettered. When the Store
-// of a Clean handler implements it, a line delivered twice is dead-lettered
-// once (see broker.DeadLetterLog).
+// DeadLetterStore dead-letters each line once. When the Store of a Clean
+// handler implements it, a line delivered twice, one after the other or at
+// once, is dead-lettered once (see broker.DeadLetterLog).
 type DeadLetterStore interface {
-	DeadLettered(ctx context.Context, ids []record.ID) (map[record.ID]bool, error)
-	RecordDeadLetters(ctx context.Context, ids []record.ID) error
+	DeadLetterOnce(ctx context.Context, ids []record.ID, publish func(fresh []record.ID) error) error
 }
 
 // Clean is the data-clean consumer's handler: parse, build the typed row,
@@ -101,6 +100,8 @@ type Clean struct {
 	// FormatName is stored with each row; for "auto" the chosen preset.
 	FormatName func() string
 	Observe    Observer
+	// Enricher, when set, fills the enrichment columns (internal/enrich).
+	Enricher interface{ Enrich(*clean.Row) }
 
 	// parseMu serialises parsing: Handle runs on several writers at once
 	// and an auto parser remembers its choice.
@@ -127,6 +128,11 @@ func (h *Clean) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.Rej
 		rowItems = append(rowItems, it)
 	}
 	h.parseMu.Unlock()
+	if h.Enricher != nil {
+		for i := range rows {
+			h.Enricher.Enrich(&rows[i])
+		}
+	}
 	bad, err := isolate(ctx, len(rows), func(ctx context.Context, lo, hi int) error {
 		return h.Store.WriteClean(ctx, rows[lo:hi])
 	})
@@ -150,45 +156,39 @@ func rejectID(batch []amqp.Delivery, r broker.Reject) (record.ID, bool) {
 	return id, err == nil
 }
 
-// Unsent implements broker.DeadLetterLog: it drops the rejects whose line is
-// already in the dead-letter queue.
-func (h *Clean) Unsent(ctx context.Context, batch []amqp.Delivery, rejects []broker.Reject) ([]broker.Reject, error) {
+// DeadLetterOnce implements broker.DeadLetterLog: send gets the rejects
+// whose line was not dead-lettered before, one per line, and the record of
+// them commits only when send succeeded.
+func (h *Clean) DeadLetterOnce(ctx context.Context, batch []amqp.Delivery, rejects []broker.Reject, send func([]broker.Reject) error) error {
 	dls, ok := h.Store.(DeadLetterStore)
 	if !ok {
-		return rejects, nil
+		return send(rejects)
 	}
+	var anon []broker.Reject // no Datastream id: always sent
+	first := map[record.ID]broker.Reject{}
 	ids := make([]record.ID, 0, len(rejects))
 	for _, r := range rejects {
-		if id, ok := rejectID(batch, r); ok {
+		id, ok := rejectID(batch, r)
+		switch {
+		case !ok:
+			anon = append(anon, r)
+		case !hasKey(first, id):
+			first[id] = r
 			ids = append(ids, id)
 		}
 	}
-	sent, err := dls.DeadLettered(ctx, ids)
-	if err != nil || len(sent) == 0 {
-		return rejects, err
-	}
-	out := rejects[:0:0]
-	for _, r := range rejects {
-		if id, ok := rejectID(batch, r); !ok || !sent[id] {
-			out = append(out, r)
+	return dls.DeadLetterOnce(ctx, ids, func(fresh []record.ID) error {
+		out := append([]broker.Reject(nil), anon...)
+		for _, id := range fresh {
+			out = append(out, first[id])
 		}
-	}
-	return out, nil
+		return send(out)
+	})
 }
 
-// Sent implements broker.DeadLetterLog.
-func (h *Clean) Sent(ctx context.Context, batch []amqp.Delivery, rejects []broker.Reject) error {
-	dls, ok := h.Store.(DeadLetterStore)
-	if !ok {
-		return nil
-	}
-	ids := make([]record.ID, 0, len(rejects))
-	for _, r := range rejects {
-		if id, ok := rejectID(batch, r); ok {
-			ids = append(ids, id)
-		}
-	}
-	return dls.RecordDeadLetters(ctx, ids)
+func hasKey[K comparable, V any](m map[K]V, k K) bool {
+	_, ok := m[k]
+	return ok
 }
 
 func appendRejects(rejects []broker.Reject, items []decoded, bad map[int]string) []broker.Reject {

@@ -113,11 +113,19 @@ func (p *Producer) Run(ctx context.Context) error {
 		tailErr <- t.Run(ctx, lines)
 	}()
 
+	// A line read is published even if shutdown begins meanwhile (its
+	// context ends ShutdownGrace after ctx), so that every line counted as
+	// read is confirmed and checkpointed at a graceful exit.
+	pctx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelPub()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(p.cfg.ShutdownGrace, cancelPub) })
+	defer stopGrace()
+
 	host := p.cfg.SourceHost
 	if host == "" {
 		host, _ = os.Hostname()
 	}
-	err = p.publishLoop(ctx, host, lines, pub)
+	err = p.publishLoop(ctx, pctx, host, lines, pub)
 	// Drain the tailer so its goroutine can exit.
 	for range lines {
 	}
@@ -145,7 +153,8 @@ func (p *Producer) Run(ctx context.Context) error {
 	return err
 }
 
-func (p *Producer) publishLoop(ctx context.Context, host string, lines <-chan tail.Line, pub *broker.Publisher) error {
+// publishLoop reads lines until ctx ends and publishes them with pctx.
+func (p *Producer) publishLoop(ctx, pctx context.Context, host string, lines <-chan tail.Line, pub *broker.Publisher) error {
 	n := p.cfg.LinesPerMessage
 	pack := make([]record.Line, 0, n)
 	acks := make([]ackRange, 0, n)
@@ -165,7 +174,7 @@ func (p *Producer) publishLoop(ctx context.Context, host string, lines <-chan ta
 		token := append([]ackRange(nil), acks...)
 		pack, acks = pack[:0], acks[:0]
 		p.Stats.Published.Add(1)
-		return pub.Publish(ctx, msg, token)
+		return pub.Publish(pctx, msg, token)
 	}
 
 	add := func(l tail.Line) error {
@@ -214,6 +223,10 @@ func (p *Producer) publishLoop(ctx context.Context, host string, lines <-chan ta
 		}
 		select {
 		case <-ctx.Done():
+			// The lines of the pack are read: publish them too.
+			if err := flush(); err != nil {
+				return err
+			}
 			return ctx.Err()
 		case l, ok := <-lines:
 			if !ok {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/datastream/datastream/internal/clean"
@@ -17,6 +18,7 @@ var cleanCols = []string{
 	"ssl_protocol", "upstream_addr", "upstream_cache_status", "request_id",
 	"country", "city", "is_bot", "bot_name", "ua_family", "ua_os", "device",
 	"extra", "log_format",
+	"network", "region", "latitude", "longitude", "ua_version", "visit_id",
 }
 
 // cleanRows are rows of clean_log in the order of cleanCols, with the ids
@@ -24,6 +26,7 @@ var cleanCols = []string{
 type cleanRows struct {
 	rows    []clean.Row
 	sources []uint32
+	visits  []visitID // filled in the write transaction (visits.go)
 }
 
 func (c cleanRows) len() int { return len(c.rows) }
@@ -89,6 +92,17 @@ func (c cleanRows) row(w rowWriter, i int) {
 
 	optText(w, r.Extra)
 	w.text(r.LogFormat)
+
+	optText(w, r.Network)
+	optText(w, r.Region)
+	optFloat(w, r.Latitude)
+	optFloat(w, r.Longitude)
+	optText(w, r.UAVersion)
+	if v := c.visits[i]; v.ok {
+		w.bytes(v.id[:])
+	} else {
+		w.null()
+	}
 }
 
 // WriteClean stores parsed rows in one transaction; a row already stored
@@ -99,7 +113,10 @@ func (s *Store) WriteClean(ctx context.Context, rows []clean.Row) error {
 	}
 	src, err := s.resolveSources(ctx, len(rows), func(i int) (string, string) { return rows[i].SourceHost, rows[i].SourcePath })
 	if err == nil {
-		err = s.write(ctx, s.cleanIns, cleanRows{rows, src})
+		c := cleanRows{rows, src, make([]visitID, len(rows))}
+		err = retryDeadlock(func() error {
+			return s.write(ctx, s.cleanIns, c, func(tx *sql.Tx) error { return s.assignVisits(ctx, tx, rows, c.visits) })
+		})
 	}
 	if err != nil {
 		return fmt.Errorf("write %d rows to %s: %w", len(rows), s.cleanName, err)

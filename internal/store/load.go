@@ -31,10 +31,19 @@ var (
 )
 
 // write stores the rows of src in one transaction, by LOAD DATA when the
-// store is set to and the batch is large enough, else by INSERT.
-func (s *Store) write(ctx context.Context, ins inserter, src rowSource) error {
+// store is set to and the batch is large enough, else by INSERT. before,
+// when not nil, runs first in the same transaction.
+func (s *Store) write(ctx context.Context, ins inserter, src rowSource, before func(tx *sql.Tx) error) error {
+	if before == nil {
+		before = func(*sql.Tx) error { return nil }
+	}
 	if s.loadData.Load() && src.len() >= minLoadRows {
-		err := s.inTx(ctx, func(tx *sql.Tx) error { return ins.load(ctx, tx, src) })
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			if err := before(tx); err != nil {
+				return err
+			}
+			return ins.load(ctx, tx, src)
+		})
 		if loadRefused(err) {
 			s.loadData.Store(false)
 			s.log.Warn("the server refuses LOAD DATA LOCAL (local_infile=OFF?); writing with INSERT from now on", "err", err)
@@ -48,7 +57,12 @@ func (s *Store) write(ctx context.Context, ins inserter, src rowSource) error {
 		}
 		s.loadFallbacks.Add(1)
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error { return ins.exec(ctx, tx, src, s.maxStmt) })
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := before(tx); err != nil {
+			return err
+		}
+		return ins.exec(ctx, tx, src, s.maxStmt)
+	})
 }
 
 // loadBufs keeps LOAD DATA text buffers between batches: they are the

@@ -41,7 +41,7 @@ func (s *Store) WriteRaw(ctx context.Context, lines []record.Line) error {
 	}
 	src, err := s.resolveSources(ctx, len(lines), func(i int) (string, string) { return lines[i].SourceHost, lines[i].SourcePath })
 	if err == nil {
-		err = s.write(ctx, s.rawIns, rawRows{lines, src})
+		err = s.write(ctx, s.rawIns, rawRows{lines, src}, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("write %d rows to %s: %w", len(lines), s.rawName, err)

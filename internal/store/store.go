@@ -52,7 +52,7 @@ type Store struct {
 	loadData atomic.Bool
 	log      *slog.Logger
 	// The statements of each table, built once.
-	rawIns, cleanIns, deadIns inserter
+	rawIns, cleanIns inserter
 
 	loads, loadFallbacks atomic.Int64
 	sources              sourceIDs
@@ -124,7 +124,6 @@ func open(ctx context.Context, c Config, upTo int) (*Store, error) {
 	s.loadData.Store(c.LoadData)
 	s.rawIns = newInserter(s.raw, rawCols)
 	s.cleanIns = newInserter(s.clean, cleanCols)
-	s.deadIns = newInserter(s.deadTable(), []string{"id"})
 	if err := s.migrate(ctx, upTo); err != nil {
 		db.Close()
 		return nil, err
@@ -216,7 +215,7 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 		if err != nil {
 			return err
 		}
-		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(SourcesTable)).Replace(string(body))
+		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(SourcesTable), "{{visitors}}", s.visitorsTable()).Replace(string(body))
 		for _, stmt := range splitStatements(text) {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil && !alreadyApplied(err) {
 				return fmt.Errorf("migration %s: %w", base, err)
@@ -304,7 +303,7 @@ func (s *Store) CountFiles(ctx context.Context, files [][8]byte) (raw, clean int
 
 // DropTables removes this store's tables (tests and benchmarks).
 func (s *Store) DropTables(ctx context.Context) error {
-	for _, t := range []string{s.raw, s.clean, s.deadTable()} {
+	for _, t := range []string{s.raw, s.clean, s.deadTable(), s.visitorsTable()} {
 		if _, err := s.DB.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
 			return err
 		}

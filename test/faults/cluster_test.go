@@ -127,7 +127,7 @@ func TestCluster1KillQueueLeader(t *testing.T) {
 	runCluster(t, "C1. kill -9 the quorum queues' leader node", func(h *harness) func() {
 		n := h.leader(h.env.CleanQueue)
 		t.Logf("quorum queue %s is led by node %s (lake queue by node %s)", h.env.CleanQueue, n, h.leader(h.env.LakeQueue))
-		h.dlqWindow = true
+		h.dlFaults++
 		cluster(t, "kill", "rabbit", n)
 		return func() {
 			time.Sleep(10 * time.Second)
@@ -141,7 +141,7 @@ func TestCluster1KillQueueLeader(t *testing.T) {
 func TestCluster2StopRabbitNode(t *testing.T) {
 	runCluster(t, "C2. rabbitmqctl stop_app on a node, start_app", func(h *harness) func() {
 		n := h.leader(h.env.LakeQueue)
-		h.dlqWindow = true
+		h.dlFaults++
 		cluster(t, "stop", "rabbit", n)
 		return func() {
 			time.Sleep(5 * time.Second)
@@ -168,7 +168,7 @@ func TestCluster3KillGaleraNode(t *testing.T) {
 func TestCluster5KillBoth(t *testing.T) {
 	runCluster(t, "C5. kill -9 a RabbitMQ and a Galera node together", func(h *harness) func() {
 		r, g := h.leader(h.env.CleanQueue), h.writingNode()
-		h.dlqWindow = true
+		h.dlFaults++
 		cluster(t, "kill", "rabbit", r)
 		time.Sleep(500 * time.Millisecond)
 		cluster(t, "kill", "galera", g)
@@ -208,7 +208,12 @@ func TestCluster4Competing(t *testing.T) {
 	time.Sleep(5 * time.Second)
 	w1.Stop()
 	w2.Stop()
-	lines := append(w1.Lines(), w2.Lines()...)
+	// Each writer numbers its files from 0: the second's go after the first's.
+	lines := w1.Lines()
+	for _, p := range w2.Lines() {
+		p.file += 1000
+		lines = append(lines, p)
+	}
 	h.verify("C4. 2 producers, 2 lake + 3 clean consumers, kill -9 one of each", lines, rec, "")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -85,7 +85,9 @@ type result struct {
 	Written    int
 	Raw        int
 	Clean      int
-	DLQ        int
+	Dead       int // lines dead-lettered, as recorded in the database
+	DLQ        int // messages in the dead-letter queue
+	Repeats    int // of them, repeats of a line already there
 	Lost       int
 	Duplicated int
 	Recover    time.Duration // from the end of the fault until every row landed
@@ -113,11 +115,11 @@ func writeResults() {
 	}
 	sort.Slice(results, func(i, j int) bool { return results[i].Scenario < results[j].Scenario })
 	var b strings.Builder
-	b.WriteString("| scenario | lines written | raw_log rows | clean_log rows + DLQ | lost | duplicated | time to recover | note |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	b.WriteString("| scenario | lines written | raw_log rows | clean_log rows + dead letters | DLQ messages | lost | duplicated | repeated dead letters | time to recover | note |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d + %d = %d | %d | %d | %s | %s |\n",
-			r.Scenario, r.Written, r.Raw, r.Clean, r.DLQ, r.Clean+r.DLQ, r.Lost, r.Duplicated, fmtRecover(r.Recover), r.Note)
+		fmt.Fprintf(&b, "| %s | %d | %d | %d + %d = %d | %d | %d | %d | %d | %s | %s |\n",
+			r.Scenario, r.Written, r.Raw, r.Clean, r.Dead, r.Clean+r.Dead, r.DLQ, r.Lost, r.Duplicated, r.Repeats, fmtRecover(r.Recover), r.Note)
 	}
 	fmt.Print(b.String())
 	if f := os.Getenv("FAULTS_RESULTS"); f != "" {

@@ -217,7 +217,7 @@ func TestNginxUnderLoad(t *testing.T) {
 		t.Fatal("nginx did not stop on SIGQUIT")
 	}
 
-	var lines [][]byte
+	var lines []pos // each rotated file is a file of its own
 	for i := rotations; i >= 0; i-- {
 		p := h.logPath
 		if i > 0 {
@@ -230,7 +230,11 @@ func TestNginxUnderLoad(t *testing.T) {
 		if len(data) == 0 || data[len(data)-1] != '\n' {
 			t.Fatalf("%s does not end with a newline (%d bytes)", p, len(data))
 		}
-		lines = append(lines, bytes.Split(data[:len(data)-1], []byte("\n"))...)
+		var off int64
+		for _, l := range bytes.Split(data[:len(data)-1], []byte("\n")) {
+			lines = append(lines, pos{file: rotations - i, off: off, data: l})
+			off += int64(len(l)) + 1
+		}
 	}
 	if len(lines) < 1000 {
 		t.Fatalf("nginx wrote only %d lines", len(lines))
@@ -238,12 +242,12 @@ func TestNginxUnderLoad(t *testing.T) {
 	dups := map[string]int{}
 	same := 0
 	for _, l := range lines {
-		if dups[string(l)]++; dups[string(l)] == 2 {
+		if dups[string(l.data)]++; dups[string(l.data)] == 2 {
 			same++
 		}
 	}
 	t.Logf("nginx wrote %d lines in %d files, %d distinct lines written more than once", len(lines), rotations+1, same)
-	rec, err := h.waitLanded(len(lines), 2*time.Minute)
+	rec, err := h.waitLanded(len(lines), landWait)
 	if err != nil {
 		t.Error(err)
 	}
