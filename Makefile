@@ -3,13 +3,24 @@ GO        ?= go
 BIN       := bin/datastream
 DEMO_LOG  := demo/access.log
 DEMO_LINES ?= 20000
+PREFIX    ?= /usr/local
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# -trimpath and no cgo: a static binary holding no path of this machine, so
+# the same commit builds the same bytes anywhere with the same Go version
+# (the Dockerfile builds it the same way).
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)"
 
-.PHONY: all build services demo test test-short test-faults test-cluster test-deps fuzz bench vet fmt clean geoip update-bots
+.PHONY: all build install services demo test test-short test-faults test-cluster test-deps fuzz bench vet fmt clean geoip update-bots update-uplot
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/datastream
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/datastream
+
+# Installs the binary in $(DESTDIR)$(PREFIX)/bin (PREFIX=$$HOME/.local for a user).
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/datastream
 
 services:
 	@bash scripts/services.sh
@@ -19,6 +30,9 @@ demo: services build
 	@mkdir -p demo
 	$(BIN) gen --lines $(DEMO_LINES) --seed 42 --out $(DEMO_LOG)
 	$(BIN) run --once --log $(DEMO_LOG) --show 3
+	@echo
+	@echo "See it: $(BIN) report --since all   (a summary here), or"
+	@echo "        $(BIN) dashboard            then open http://127.0.0.1:8080/?range=all"
 
 # Unit, integration (real RabbitMQ and MariaDB) and fault tests, with the race detector.
 test: services test-deps
@@ -73,17 +87,26 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzEnrich$$' -fuzztime $(FUZZTIME) ./internal/enrich
 
 # Throughput, latency, CPU and memory of the pipeline against the real
-# services, beside the broker's own limit, then the parser, the row builder
-# and MariaDB's own rate for our rows (with its CPU per line) alone (see
-# docs/performance.md, "Where each figure comes from").
+# services, beside the broker's own limits (bare and with Datastream's
+# messages), nginx under wrk with the components following its log, then the
+# parser, the row builder and MariaDB's own rate for our rows (with its CPU
+# per line) alone (see docs/performance.md, "Where each figure comes from").
 BENCH_LINES ?= 500000
 bench: services build
 	$(GO) test -run XXX -bench 'Parse|Gonx' -benchmem ./internal/logformat
 	$(GO) test -run XXX -bench Build -benchmem ./internal/clean
 	$(GO) test -run XXX -bench Store -benchtime 200x ./internal/bench
+	$(BIN) bench --lines $(BENCH_LINES) --lines-per-message 1 --ceiling
 	$(BIN) bench --lines $(BENCH_LINES) --ceiling
-	$(BIN) bench --lines $(BENCH_LINES) --lines-per-message 100 --ceiling
 	$(BIN) bench --lines 120000 --rate 2000
+	$(BIN) bench --nginx
+
+# The dashboard's chart library, vendored from npm with its licence (the
+# page needs no build step and no network at run time).
+UPLOT_VERSION ?= 1.6.32
+update-uplot:
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null && tar xzf uplot-*.tgz && \
+	  cp package/dist/uPlot.iife.min.js package/dist/uPlot.min.css package/LICENSE $(CURDIR)/internal/dashboard/assets/uplot/ && rm -rf $$tmp
 
 vet:
 	$(GO) vet ./...

@@ -28,6 +28,7 @@ type benchHooks struct {
 	cpuProfile string
 	exitLine   int64
 	discard    bool
+	bare       bool
 
 	// loadCounts, when set, reports the store's LOAD DATA batches and
 	// INSERT fallbacks for the report.
@@ -64,6 +65,11 @@ func (b *benchHooks) profile(name string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// bareFlag is the producer's expert flag for the bare ceiling.
+func (b *benchHooks) bareFlag(fs *config.FlagSet) {
+	fs.BoolVar(&b.bare, "bare", false, expert+"publish each line as a message of its body alone, without id, time or source (the bare ceiling)")
 }
 
 func (b *benchHooks) consumerFlags(fs *config.FlagSet) {

@@ -236,14 +236,16 @@ func TestConsumerSIGTERMMidStream(t *testing.T) {
 		return cmd
 	}
 	// The whole log is queued before the consumers start, so they are
-	// mid-stream when the signal comes however fast they are.
-	producer := start("logs-producer", "--log", path, "--follow=false", "--state-dir", t.TempDir())
+	// mid-stream when the signal comes however fast they are: one line per
+	// message, so that there are many messages to be in the middle of.
+	producer := start("logs-producer", "--log", path, "--follow=false", "--state-dir", t.TempDir(), "--lines-per-message", "1")
 	if err := producer.Wait(); err != nil {
 		t.Fatalf("producer: %v", err)
 	}
 	for _, q := range []string{env.LakeQueue, env.CleanQueue} {
-		if d := env.QueueDepth(t, q); d != len(want) {
-			t.Fatalf("queue %s holds %d messages after the producer's exit, want %d", q, d, len(want))
+		// One message per line, and the file's source announcement.
+		if d := env.QueueDepth(t, q); d != len(want)+1 {
+			t.Fatalf("queue %s holds %d messages after the producer's exit, want %d", q, d, len(want)+1)
 		}
 	}
 	lake := start("data-lake-consumer", "--batch-size", "200")

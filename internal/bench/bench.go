@@ -46,7 +46,7 @@ type Options struct {
 	// Rate > 0 writes the log at this many lines per second while the
 	// producer follows it; 0 replays a finished file as fast as possible.
 	Rate float64
-	// LinesPerMessage > 1 packs lines (the producer's flag).
+	// LinesPerMessage is the producer's flag: 0 auto, 1 strict, N > 1.
 	LinesPerMessage int
 	// ProducerArgs and ConsumerArgs are extra flags for the children.
 	ProducerArgs, ConsumerArgs []string
@@ -62,6 +62,10 @@ type Mode string
 const (
 	// Ceiling consumers ack without storing anything.
 	Ceiling Mode = "ceiling"
+	// Bare is the ceiling with messages of the line alone (persistent,
+	// confirmed, acked by hand, but no id, time or source): what the
+	// broker carries with any message design.
+	Bare Mode = "bare"
 	// Datastream is the real pipeline.
 	Datastream Mode = "datastream"
 )
@@ -148,9 +152,14 @@ func (o *Options) defaults() {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Minute
 	}
-	if o.LinesPerMessage <= 0 {
-		o.LinesPerMessage = 1
+}
+
+// LinesPerMessageFlag is the producer's --lines-per-message for n.
+func LinesPerMessageFlag(n int) string {
+	if n <= 0 {
+		return "auto"
 	}
+	return strconv.Itoa(n)
 }
 
 func (o *Options) progress(format string, args ...any) {
@@ -180,11 +189,19 @@ func newNames(server string) (names, error) {
 	}, nil
 }
 
-// Run replays in once in the given mode.
-func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err error) {
-	o.defaults()
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
+// stage is one run's own exchange, queues, database and directory, and
+// the flags that point every child at them.
+type stage struct {
+	names
+	dir    string
+	topo   broker.Topology
+	dialer broker.Dialer
+	st     *store.Store // nil without a database
+	common []string
+}
+
+// newStage makes a run's stage; with db its database and schema too.
+func newStage(ctx context.Context, o *Options, db bool) (_ *stage, err error) {
 	n, err := newNames(o.MySQLDSN)
 	if err != nil {
 		return nil, err
@@ -193,41 +210,63 @@ func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err
 	if err != nil {
 		return nil, err
 	}
-	topo := broker.Topology{Exchange: n.exchange, RoutingKey: "logs", Queues: []string{n.lake, n.clean}, QueueType: o.QueueType}
-	dialer := broker.Dialer{URL: o.AMQPURL, Name: "datastream bench"}
+	s := &stage{
+		names: n, dir: dir,
+		topo:   broker.Topology{Exchange: n.exchange, RoutingKey: "logs", Queues: []string{n.lake, n.clean}, QueueType: o.QueueType},
+		dialer: broker.Dialer{URL: o.AMQPURL, Name: "datastream bench"},
+		common: []string{
+			"--amqp-url", o.AMQPURL, "--mysql-dsn", n.dsn, "--exchange", n.exchange, "--routing-key", "logs",
+			"--lake-queue", n.lake, "--clean-queue", n.clean, "--raw-table", "raw_log", "--clean-table", "clean_log",
+			"--queue-type", o.QueueType, "--log-format", o.LogFormat, "--log-level", "warn",
+		},
+	}
 	defer func() {
-		if o.Keep {
-			o.progress("keeping %s, exchange %s, database %s", dir, n.exchange, n.database)
-			return
+		if err != nil {
+			_ = s.close(o)
 		}
-		cerr := cleanup(dialer, topo, o.MySQLDSN, n.database, mode == Datastream)
-		os.RemoveAll(dir)
-		if err == nil {
+	}()
+	if db {
+		if s.st, err = store.Open(ctx, store.Config{DSN: n.dsn, RawTable: "raw_log", CleanTable: "clean_log"}); err != nil {
+			return nil, err
+		}
+	}
+	return s, declare(s.dialer, s.topo)
+}
+
+// close removes what the stage made, unless o.Keep.
+func (s *stage) close(o *Options) error {
+	db := s.st != nil
+	if db {
+		s.st.Close()
+	}
+	if o.Keep {
+		o.progress("keeping %s, exchange %s, database %s", s.dir, s.exchange, s.database)
+		return nil
+	}
+	err := cleanup(s.dialer, s.topo, o.MySQLDSN, s.database, db)
+	os.RemoveAll(s.dir)
+	return err
+}
+
+// Run replays in once in the given mode.
+func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err error) {
+	o.defaults()
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	sg, err := newStage(ctx, &o, mode == Datastream)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := sg.close(&o); err == nil {
 			err = cerr
 		}
 	}()
-
-	var st *store.Store
-	if mode == Datastream {
-		st, err = store.Open(ctx, store.Config{DSN: n.dsn, RawTable: "raw_log", CleanTable: "clean_log"})
-		if err != nil {
-			return nil, err
-		}
-		defer st.Close()
-	}
-	if err := declare(dialer, topo); err != nil {
-		return nil, err
-	}
-
-	common := []string{
-		"--amqp-url", o.AMQPURL, "--mysql-dsn", n.dsn, "--exchange", n.exchange, "--routing-key", "logs",
-		"--lake-queue", n.lake, "--clean-queue", n.clean, "--raw-table", "raw_log", "--clean-table", "clean_log",
-		"--queue-type", o.QueueType, "--log-format", o.LogFormat, "--log-level", "warn",
-	}
+	dir, st, dialer, n, common := sg.dir, sg.st, sg.dialer, sg.names, sg.common
 	consumerArgs := func(name string) []string {
 		a := append([]string{name}, common...)
 		a = append(a, "--exit-after-lines", strconv.FormatInt(in.Lines, 10), "--bench-report", filepath.Join(dir, name+".json"))
-		if mode == Ceiling {
+		if mode != Datastream {
 			a = append(a, "--discard")
 		}
 		return append(a, o.ConsumerArgs...)
@@ -243,8 +282,11 @@ func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err
 	}
 	producerArgs := append([]string{"logs-producer"}, common...)
 	producerArgs = append(producerArgs, "--log", logPath, "--follow="+follow, "--state-dir", filepath.Join(dir, "state"),
-		"--lines-per-message", strconv.Itoa(o.LinesPerMessage), "--bench-report", filepath.Join(dir, "logs-producer.json"))
+		"--lines-per-message", LinesPerMessageFlag(o.LinesPerMessage), "--bench-report", filepath.Join(dir, "logs-producer.json"))
 	producerArgs = append(producerArgs, o.ProducerArgs...)
+	if mode == Bare {
+		producerArgs = append(producerArgs, "--bare", "--lines-per-message", "1")
+	}
 
 	lake, err := start(ctx, o.Binary, dir, consumerArgs("data-lake-consumer"))
 	if err != nil {
@@ -322,8 +364,12 @@ func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err
 		return nil, fmt.Errorf("logs-producer: %v%s", prod.err(), prod.tail())
 	}
 
+	lpm := o.LinesPerMessage
+	if mode == Bare {
+		lpm = 1
+	}
 	res = &Result{
-		Mode: mode, Lines: in.Lines, Bytes: in.Bytes, LinesPerMessage: o.LinesPerMessage, QueueType: o.QueueType,
+		Mode: mode, Lines: in.Lines, Bytes: in.Bytes, LinesPerMessage: lpm, QueueType: o.QueueType,
 		Rate: o.Rate, ExpectedClean: in.Parsed, Servers: serverCPU,
 	}
 	var pr, lr, cr ChildReport

@@ -32,17 +32,22 @@ func TestReportRatioAndTable(t *testing.T) {
 		{Mode: Datastream, EndToEndPerSec: 8000, LinesPerMessage: 1},
 		{Mode: Ceiling, EndToEndPerSec: 11000, LinesPerMessage: 1},
 		{Mode: Datastream, EndToEndPerSec: 9900, LinesPerMessage: 1},
+		{Mode: Bare, EndToEndPerSec: 20000, LinesPerMessage: 1},
+		{Mode: Bare, EndToEndPerSec: 20000, LinesPerMessage: 1},
+		{Mode: Bare, EndToEndPerSec: 18000, LinesPerMessage: 1},
 	}
 	r := NewReport(runs)
-	if r.Ceiling.EndToEndPerSec != 11000 || r.Real.EndToEndPerSec != 9000 {
-		t.Fatalf("medians: %v %v", r.Ceiling.EndToEndPerSec, r.Real.EndToEndPerSec)
+	if r.Ceiling.EndToEndPerSec != 11000 || r.Real.EndToEndPerSec != 9000 || r.Bare.EndToEndPerSec != 20000 {
+		t.Fatalf("medians: %v %v %v", r.Ceiling.EndToEndPerSec, r.Real.EndToEndPerSec, r.Bare.EndToEndPerSec)
 	}
 	var b bytes.Buffer
 	if err := r.WriteTable(&b); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "81.8% of the broker's limit") ||
+	if !strings.Contains(b.String(), "ceiling 11000 lines/s (medians of 3 and 3 runs): 81.8%") ||
 		!strings.Contains(b.String(), "each pair of runs: 90.0%, 66.7%, 90.0% (median 90.0%)") ||
+		!strings.Contains(b.String(), "bare 20000 lines/s (medians of 3 and 3 runs): 45.0%") ||
+		!strings.Contains(b.String(), "each pair of runs: 45.0%, 40.0%, 55.0% (median 45.0%)") ||
 		!regexp.MustCompile(`mariadb CPU s \(µs/line\) +- +2\.50 \(25\.0\) +- `).MatchString(b.String()) {
 		t.Fatalf("table:\n%s", b.String())
 	}
@@ -82,7 +87,7 @@ func TestBenchAgainstServices(t *testing.T) {
 		mode Mode
 		lpm  int
 		rate float64
-	}{{Ceiling, 1, 0}, {Datastream, 1, 0}, {Datastream, 50, 0}, {Datastream, 1, 3000}} {
+	}{{Bare, 1, 0}, {Ceiling, 1, 0}, {Datastream, 1, 0}, {Datastream, 0, 0}, {Datastream, 50, 0}, {Datastream, 1, 3000}} {
 		o := o
 		o.LinesPerMessage, o.Rate = tc.lpm, tc.rate
 		res, err := Run(ctx, o, in, tc.mode)

@@ -9,34 +9,48 @@ import (
 )
 
 // Report is what `datastream bench` prints: the runs, the medians per mode
-// and, with a ceiling, the ratio of Datastream to the broker's limit.
+// and, with the ceilings, the ratios of Datastream to the broker's limits.
 type Report struct {
 	Runs    []*Result `json:"runs"`
 	Ceiling *Result   `json:"ceiling,omitempty"` // median run by end-to-end rate
+	Bare    *Result   `json:"bare,omitempty"`
 	Real    *Result   `json:"datastream,omitempty"`
-	// Ratio is Datastream's end-to-end rate over the ceiling's.
-	Ratio float64 `json:"ratio,omitempty"`
+	// Ratio is Datastream's end-to-end rate over the ceiling's (its own
+	// messages); BareRatio over the bare ceiling's (the line alone).
+	Ratio     float64 `json:"ratio,omitempty"`
+	BareRatio float64 `json:"bare_ratio,omitempty"`
 	// PairRatios is the same ratio for each back-to-back pair of runs (the
 	// i-th ceiling run with the i-th Datastream run): the machine's speed
 	// drifts between pairs, so their spread says how far to trust Ratio.
-	PairRatios []float64 `json:"pair_ratios,omitempty"`
+	PairRatios     []float64 `json:"pair_ratios,omitempty"`
+	BarePairRatios []float64 `json:"bare_pair_ratios,omitempty"`
 }
 
 // NewReport picks the median run of each mode.
 func NewReport(runs []*Result) *Report {
 	r := &Report{Runs: runs}
 	r.Ceiling = median(runs, Ceiling)
+	r.Bare = median(runs, Bare)
 	r.Real = median(runs, Datastream)
-	if r.Ceiling != nil && r.Real != nil && r.Ceiling.EndToEndPerSec > 0 {
-		r.Ratio = r.Real.EndToEndPerSec / r.Ceiling.EndToEndPerSec
+	r.Ratio, r.PairRatios = ratios(runs, r.Real, r.Ceiling)
+	r.BareRatio, r.BarePairRatios = ratios(runs, r.Real, r.Bare)
+	return r
+}
+
+// ratios is real's end-to-end rate over limit's, and the same for each
+// pair of runs of the two modes.
+func ratios(runs []*Result, real, limit *Result) (float64, []float64) {
+	if real == nil || limit == nil || limit.EndToEndPerSec <= 0 {
+		return 0, nil
 	}
-	ceil, ds := ofMode(runs, Ceiling), ofMode(runs, Datastream)
-	for i := 0; i < len(ceil) && i < len(ds); i++ {
-		if ceil[i].EndToEndPerSec > 0 {
-			r.PairRatios = append(r.PairRatios, ds[i].EndToEndPerSec/ceil[i].EndToEndPerSec)
+	var pairs []float64
+	lim, ds := ofMode(runs, limit.Mode), ofMode(runs, real.Mode)
+	for i := 0; i < len(lim) && i < len(ds); i++ {
+		if lim[i].EndToEndPerSec > 0 {
+			pairs = append(pairs, ds[i].EndToEndPerSec/lim[i].EndToEndPerSec)
 		}
 	}
-	return r
+	return real.EndToEndPerSec / limit.EndToEndPerSec, pairs
 }
 
 // ofMode returns the runs of mode m, in order.
@@ -79,7 +93,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	row("run", func(c *Result) string { return string(c.Mode) })
 	row("lines", func(c *Result) string { return fmt.Sprint(c.Lines) })
-	row("lines/message", func(c *Result) string { return fmt.Sprint(c.LinesPerMessage) })
+	row("lines/message", func(c *Result) string { return LinesPerMessageFlag(c.LinesPerMessage) })
 	row("queue type", func(c *Result) string { return c.QueueType })
 	row("write rate (lines/s)", func(c *Result) string {
 		if c.Rate > 0 {
@@ -94,7 +108,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	row("END-TO-END lines/s", func(c *Result) string { return num(c.EndToEndPerSec) })
 	row("seconds", func(c *Result) string { return fmt.Sprintf("%.2f", c.Seconds) })
 	row("raw / clean rows", func(c *Result) string {
-		if c.Mode == Ceiling {
+		if c.Mode != Datastream {
 			return "-"
 		}
 		return fmt.Sprintf("%d / %d", c.RawRows, c.CleanRows)
@@ -124,7 +138,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		})
 		if name != "producer" {
 			row(name+" batches (LOAD DATA/INSERT again)", func(c *Result) string {
-				if i >= len(c.Components) || c.Mode == Ceiling {
+				if i >= len(c.Components) || c.Mode != Datastream {
 					return "-"
 				}
 				p := c.Components[i]
@@ -145,17 +159,30 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if r.Ceiling != nil && r.Real != nil {
-		fmt.Fprintf(w, "\nend to end: datastream %.0f lines/s, ceiling %.0f lines/s (medians of %d and %d runs): %.1f%% of the broker's limit\n",
-			r.Real.EndToEndPerSec, r.Ceiling.EndToEndPerSec, count(r.Runs, Datastream), count(r.Runs, Ceiling), 100*r.Ratio)
-		if len(r.PairRatios) > 1 {
-			pairs := make([]string, len(r.PairRatios))
-			for i, v := range r.PairRatios {
+	if r.Real != nil && (r.Ceiling != nil || r.Bare != nil) {
+		fmt.Fprintln(w)
+	}
+	for _, lim := range []struct {
+		run   *Result
+		ratio float64
+		pairs []float64
+		what  string
+	}{{r.Bare, r.BareRatio, r.BarePairRatios, "the bare ceiling (messages of the line alone)"}, {r.Ceiling, r.Ratio, r.PairRatios, "the ceiling (Datastream's own messages)"}} {
+		if lim.run == nil || r.Real == nil {
+			continue
+		}
+		fmt.Fprintf(w, "end to end: datastream %.0f lines/s, %s %.0f lines/s (medians of %d and %d runs): %.1f%%\n",
+			r.Real.EndToEndPerSec, lim.run.Mode, lim.run.EndToEndPerSec, count(r.Runs, Datastream), count(r.Runs, lim.run.Mode), 100*lim.ratio)
+		fmt.Fprintf(w, "  of %s\n", lim.what)
+		if len(lim.pairs) > 1 {
+			pairs := make([]string, len(lim.pairs))
+			for i, v := range lim.pairs {
 				pairs[i] = fmt.Sprintf("%.1f%%", 100*v)
 			}
-			fmt.Fprintf(w, "each pair of runs: %s (median %.1f%%)\n", strings.Join(pairs, ", "), 100*medianOf(r.PairRatios))
+			fmt.Fprintf(w, "  each pair of runs: %s (median %.1f%%)\n", strings.Join(pairs, ", "), 100*medianOf(lim.pairs))
 		}
-	} else if r.Real != nil && count(r.Runs, Datastream) > 1 {
+	}
+	if r.Ceiling == nil && r.Bare == nil && r.Real != nil && count(r.Runs, Datastream) > 1 {
 		fmt.Fprintf(w, "\nend to end: datastream %.0f lines/s (median of %d runs)\n", r.Real.EndToEndPerSec, count(r.Runs, Datastream))
 	}
 	return nil

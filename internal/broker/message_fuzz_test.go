@@ -16,15 +16,34 @@ import (
 // time a DATETIME column holds.
 func FuzzDecode(f *testing.F) {
 	id := record.NewID([8]byte{7}, 100).String()
-	f.Add(ContentTypeLine, id, []byte("a line"), "web-1", "/var/log/x", int64(1), true)
-	f.Add(ContentTypeLines, id, []byte("one\ntwo\n\nthree\n"), "", "", int64(-1<<62), true)
-	f.Add(ContentTypeLines, "", []byte("x\n"), "h", "p", int64(0), false)
-	f.Add("", "not-an-id", []byte("\xff\x00"), "", "", int64(1<<62), true)
-	f.Fuzz(func(t *testing.T, contentType, messageID string, body []byte, host, path string, ns int64, withNS bool) {
-		d := &amqp.Delivery{ContentType: contentType, MessageId: messageID, Body: body, Timestamp: time.Unix(ns, 0),
-			Headers: amqp.Table{HeaderSourceHost: host, HeaderSourcePath: path}}
-		if withNS {
-			d.Headers[HeaderReceivedAt] = ns
+	f.Add(ContentTypeLine, id, []byte("a line"), "web-1", "/var/log/x", int64(1), true, true, "")
+	f.Add(ContentTypeLines, id, []byte("one\ntwo\n\nthree\n"), "", "", int64(-1<<62), true, true, "")
+	f.Add(ContentTypeLines, "", []byte("x\n"), "h", "p", int64(0), false, true, "")
+	f.Add("", "not-an-id", []byte("\xff\x00"), "", "", int64(1<<62), true, true, "")
+	f.Add(ContentTypeLines, id, []byte("one\ntwo\n"), "", "", int64(0), false, false, "1764633081123456")
+	f.Add(ContentTypeLine, id, []byte("one"), "", "", int64(0), false, false, "-99999999999999999")
+	f.Add(ContentTypeSource, "source-0700000000000000", []byte(`{"file":"0700000000000000","host":"h","path":"p"}`), "", "", int64(0), false, false, "")
+	f.Fuzz(func(t *testing.T, contentType, messageID string, body []byte, host, path string, ns int64, withNS, withHeaders bool, typ string) {
+		d := &amqp.Delivery{ContentType: contentType, MessageId: messageID, Body: body, Timestamp: time.Unix(ns, 0), Type: typ}
+		if withHeaders {
+			// The format before issue 15.
+			d.Headers = amqp.Table{HeaderSourceHost: host, HeaderSourcePath: path}
+			if withNS {
+				d.Headers[HeaderReceivedAt] = ns
+			}
+		} else {
+			host, path = "", ""
+		}
+		if IsSource(d) {
+			// An announcement is never lines; decoding it fails or
+			// gives a file identity of 8 bytes.
+			if lines, err := Decode(nil, d); err == nil || len(lines) != 0 {
+				t.Fatal("a source announcement decoded as lines")
+			}
+			if src, err := DecodeSource(d); err == nil && EncodeSource(src, time.Time{}).MessageId == "" {
+				t.Fatal("announcement without an id")
+			}
+			return
 		}
 		lines, err := Decode(nil, d)
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 )
 
 func deliveryOf(p amqp.Publishing) *amqp.Delivery {
-	return &amqp.Delivery{ContentType: p.ContentType, MessageId: p.MessageId, Timestamp: p.Timestamp, Headers: p.Headers, Body: p.Body}
+	return &amqp.Delivery{ContentType: p.ContentType, MessageId: p.MessageId, Timestamp: p.Timestamp, Type: p.Type, Headers: p.Headers, Body: p.Body}
 }
 
 func TestEncodeDecode(t *testing.T) {
@@ -42,6 +42,9 @@ func TestEncodeDecode(t *testing.T) {
 				if p.DeliveryMode != amqp.Persistent {
 					t.Fatal("message not persistent")
 				}
+				if len(p.Headers) != 0 {
+					t.Fatalf("a line's message has headers %v", p.Headers)
+				}
 				var err error
 				got, err = Decode(got, deliveryOf(p))
 				if err != nil {
@@ -52,7 +55,10 @@ func TestEncodeDecode(t *testing.T) {
 				t.Fatalf("got %d lines, want %d", len(got), len(lines))
 			}
 			for i := range lines {
-				if got[i].ID != lines[i].ID || !bytes.Equal(got[i].Data, lines[i].Data) || got[i].SourcePath != "/var/log/a.log" || !got[i].ReceivedAt.Equal(now) {
+				// The source is announced apart, the read time kept to
+				// the microsecond (received_at's precision).
+				if got[i].ID != lines[i].ID || !bytes.Equal(got[i].Data, lines[i].Data) || !got[i].SourceInID ||
+					got[i].SourceHost != "" || got[i].SourcePath != "" || !got[i].ReceivedAt.Equal(now.Truncate(time.Microsecond)) {
 					t.Errorf("line %d: got %+v, want %+v", i, got[i], lines[i])
 				}
 			}
@@ -86,5 +92,84 @@ func TestDecodeForeignMessage(t *testing.T) {
 	ok := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
 	if l, _ := Decode(nil, &amqp.Delivery{Body: []byte("x"), Timestamp: ok}); !l[0].ReceivedAt.Equal(ok) {
 		t.Fatalf("a valid timestamp was replaced: %v", l[0].ReceivedAt)
+	}
+}
+
+// legacyLines is the format before issue 15: source and read time in a
+// header table of every message, a line count in a packed one.
+func legacyLines(lines []record.Line) amqp.Publishing {
+	first := &lines[0]
+	p := amqp.Publishing{
+		ContentType: ContentTypeLine, DeliveryMode: amqp.Persistent, MessageId: first.ID.String(), Timestamp: first.ReceivedAt,
+		Headers: amqp.Table{HeaderSourceHost: first.SourceHost, HeaderSourcePath: first.SourcePath, HeaderReceivedAt: first.ReceivedAt.UnixNano()},
+		Body:    first.Data,
+	}
+	if len(lines) > 1 {
+		p.ContentType, p.Body = ContentTypeLines, nil
+		p.Headers[HeaderLineCount] = int32(len(lines))
+		for _, l := range lines {
+			p.Body = append(append(p.Body, l.Data...), '\n')
+		}
+	}
+	return p
+}
+
+// TestDecodeLegacy: messages published before issue 15, which queues may
+// hold during an upgrade, still give their lines with the source their
+// headers name and the read time to the nanosecond.
+func TestDecodeLegacy(t *testing.T) {
+	file := [8]byte{1, 2, 3}
+	now := time.Date(2026, 11, 27, 6, 0, 0, 123456789, time.UTC)
+	lines := []record.Line{
+		{ID: record.NewID(file, 0), SourceHost: "web-1", SourcePath: "/var/log/nginx/access.log", ReceivedAt: now, Data: []byte("a")},
+		{ID: record.NewID(file, 2), SourceHost: "web-1", SourcePath: "/var/log/nginx/access.log", ReceivedAt: now, Data: []byte("bc")},
+	}
+	for _, pubs := range [][]amqp.Publishing{{legacyLines(lines[:1]), legacyLines(lines[1:])}, {legacyLines(lines)}} {
+		var got []record.Line
+		for _, p := range pubs {
+			d := deliveryOf(p)
+			if n := LineCount(d); n != 2/len(pubs) { // 1 each, or 2 in one
+				t.Fatalf("line count %d", n)
+			}
+			var err error
+			if got, err = Decode(got, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(got) != 2 {
+			t.Fatalf("%d lines", len(got))
+		}
+		for i, l := range got {
+			if l.ID != lines[i].ID || string(l.Data) != string(lines[i].Data) || l.SourceInID ||
+				l.SourceHost != "web-1" || l.SourcePath != "/var/log/nginx/access.log" || !l.ReceivedAt.Equal(now) {
+				t.Errorf("line %d: got %+v, want %+v", i, l, lines[i])
+			}
+		}
+	}
+}
+
+func TestSourceAnnouncement(t *testing.T) {
+	src := record.Source{File: [8]byte{0xde, 0xad, 0, 1, 2, 3, 4, 0xff}, Host: "web-1", Path: "/var/log/nginx/\"odd\" \xff.log"}
+	p := EncodeSource(src, time.Now())
+	d := deliveryOf(p)
+	if !IsSource(d) || p.DeliveryMode != amqp.Persistent || len(p.Headers) != 0 || LineCount(d) != 0 {
+		t.Fatalf("announcement %+v", p)
+	}
+	got, err := DecodeSource(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// JSON keeps valid UTF-8; the invalid byte becomes U+FFFD, as the
+	// store would make it anyway.
+	if got.File != src.File || got.Host != src.Host || got.Path != "/var/log/nginx/\"odd\" \uFFFD.log" {
+		t.Fatalf("got %+v, want %+v", got, src)
+	}
+	if _, err := Decode(nil, d); err == nil {
+		t.Fatal("an announcement decoded as a line")
+	}
+	for _, body := range []string{``, `{}`, `{"file":"dead"}`, `{"file":"00112233445566778899"}`, `{"file":"zz00000000000000"}`, `[1]`} {
+		if _, err := DecodeSource(&amqp.Delivery{ContentType: ContentTypeSource, Body: []byte(body)}); err == nil {
+			t.Errorf("announcement %q accepted", body)
+		}
 	}
 }

@@ -35,6 +35,9 @@ type PublisherConfig struct {
 	// failing.
 	ConfirmTimeout time.Duration
 	Logger         *slog.Logger
+	// OnRetry, if set, hears of every message the broker nacked or returned
+	// (nacked true) and of every message sent again (nacked false).
+	OnRetry func(nacked bool)
 }
 
 type outMsg struct {
@@ -62,6 +65,7 @@ type Publisher struct {
 	returned map[string]bool    // message ids the broker could not route
 	idle     *sync.Cond         // signalled when a slot frees
 	progress atomic.Int64       // unix ns of the last confirm, or of the first send after none were pending
+	sessions atomic.Int64       // sessions that reached publishing
 	blocked  atomic.Bool        // the broker said it blocks publishing
 	// redeclare is set when the broker returned a message as unroutable:
 	// someone deleted a queue or binding, so the session starts over.
@@ -87,6 +91,9 @@ func NewPublisher(cfg PublisherConfig) *Publisher {
 	}
 	if cfg.OnConfirm == nil {
 		cfg.OnConfirm = func(any) {}
+	}
+	if cfg.OnRetry == nil {
+		cfg.OnRetry = func(bool) {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Publisher{
@@ -127,6 +134,11 @@ func (p *Publisher) Publish(ctx context.Context, pub amqp.Publishing, token any)
 		return ErrClosed
 	}
 }
+
+// Reconnects is how many times the publisher has connected again after its
+// first session: what was sent once per connection (a producer's source
+// announcements) is sent again when it changes.
+func (p *Publisher) Reconnects() int64 { return max(0, p.sessions.Load()-1) }
 
 // InFlight is the number of messages not yet confirmed.
 func (p *Publisher) InFlight() int { return len(p.slots) }
@@ -233,6 +245,7 @@ func (p *Publisher) session(ctx context.Context, bo *Backoff) error {
 	}()
 
 	bo.Reset()
+	p.sessions.Add(1)
 	p.log.Debug("connected", "exchange", p.cfg.Topology.Exchange)
 
 	for {
@@ -309,6 +322,7 @@ func (p *Publisher) sendRetries(ch *amqp.Channel) error {
 		if err := p.send(ch, m); err != nil {
 			return err
 		}
+		p.cfg.OnRetry(false)
 	}
 }
 
@@ -394,6 +408,7 @@ func (p *Publisher) confirmer(confirms <-chan amqp.Confirmation, returns <-chan 
 		}
 		p.retry = append(p.retry, m)
 		p.mu.Unlock()
+		p.cfg.OnRetry(true)
 		select {
 		case p.kick <- struct{}{}:
 		default:

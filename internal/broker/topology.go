@@ -97,6 +97,9 @@ type Dialer struct {
 	URL  string
 	TLS  *tls.Config // nil: from the URL scheme
 	Name string      // connection name shown in the management UI
+	// OnDial, if set, hears the outcome of every connection attempt
+	// (metrics count reconnects with it).
+	OnDial func(err error)
 }
 
 // SplitURLs returns the URLs of a comma-separated list, without blanks.
@@ -155,6 +158,9 @@ func (d Dialer) dialOne(url string, timeout time.Duration) (*amqp.Connection, ne
 		cfg.Properties.SetClientConnectionName(d.Name)
 	}
 	conn, err := amqp.DialConfig(url, cfg)
+	if d.OnDial != nil {
+		d.OnDial(err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to RabbitMQ at %s: %w", hostOf(url), err)
 	}

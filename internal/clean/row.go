@@ -23,6 +23,7 @@ type Row struct {
 	// into a log_source id, once per source, and makes them fit there.
 	SourceHost string
 	SourcePath string
+	SourceInID bool // see record.Line
 	ReceivedAt time.Time
 	Time       *time.Time
 
@@ -69,6 +70,7 @@ func Build(line *record.Line, e *logformat.Entry, format string) Row {
 		ID:         line.ID,
 		SourceHost: line.SourceHost,
 		SourcePath: line.SourcePath,
+		SourceInID: line.SourceInID,
 		ReceivedAt: line.ReceivedAt.UTC(),
 		LogFormat:  TextString(format, 64),
 	}

@@ -38,13 +38,31 @@ type decoded struct {
 	line     record.Line
 }
 
-// decodeBatch unpacks deliveries into lines; a delivery that cannot be
+// SourceWriter stores source announcements (see broker.EncodeSource). Both
+// consumers store them, so a file's host and path are in log_source
+// whichever consumer runs.
+type SourceWriter interface {
+	RecordSources(ctx context.Context, srcs []record.Source) error
+}
+
+// decodeBatch unpacks deliveries into lines and stores the source
+// announcements among them (when w is not nil); a delivery that cannot be
 // decoded is rejected whole.
-func decodeBatch(batch []amqp.Delivery) ([]decoded, []broker.Reject) {
+func decodeBatch(ctx context.Context, w SourceWriter, batch []amqp.Delivery) ([]decoded, []broker.Reject, error) {
 	var out []decoded
 	var rejects []broker.Reject
 	var lines []record.Line
+	var srcs []record.Source
 	for i := range batch {
+		if broker.IsSource(&batch[i]) {
+			src, err := broker.DecodeSource(&batch[i])
+			if err != nil {
+				rejects = append(rejects, broker.Reject{Index: i, Reason: "undecodable message: " + err.Error()})
+				continue
+			}
+			srcs = append(srcs, src)
+			continue
+		}
 		var err error
 		lines, err = broker.Decode(lines[:0], &batch[i])
 		if err != nil {
@@ -55,7 +73,18 @@ func decodeBatch(batch []amqp.Delivery) ([]decoded, []broker.Reject) {
 			out = append(out, decoded{delivery: i, line: l})
 		}
 	}
-	return out, rejects
+	if len(srcs) > 0 && w != nil {
+		if err := w.RecordSources(ctx, srcs); err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, rejects, nil
+}
+
+// sourceWriter is st as a SourceWriter, or nil when it is not one.
+func sourceWriter(st any) SourceWriter {
+	w, _ := st.(SourceWriter)
+	return w
 }
 
 // Lake is the data-lake consumer's handler: every line, byte for byte.
@@ -68,7 +97,10 @@ var _ broker.Handler = (*Lake)(nil)
 
 // Handle implements broker.Handler.
 func (h *Lake) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.Reject, error) {
-	items, rejects := decodeBatch(batch)
+	items, rejects, err := decodeBatch(ctx, sourceWriter(h.Store), batch)
+	if err != nil {
+		return nil, err
+	}
 	lines := make([]record.Line, len(items))
 	for i := range items {
 		lines[i] = items[i].line
@@ -112,7 +144,10 @@ var _ broker.Handler = (*Clean)(nil)
 
 // Handle implements broker.Handler.
 func (h *Clean) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.Reject, error) {
-	items, rejects := decodeBatch(batch)
+	items, rejects, err := decodeBatch(ctx, sourceWriter(h.Store), batch)
+	if err != nil {
+		return nil, err
+	}
 	var entry logformat.Entry
 	rows := make([]clean.Row, 0, len(items))
 	rowItems := make([]decoded, 0, len(items))

@@ -20,11 +20,18 @@ import (
 type ProducerConfig struct {
 	Tail      tail.Config
 	Publisher broker.PublisherConfig // OnConfirm is set by the producer
-	// LinesPerMessage > 1 packs consecutive lines of a file into one message
-	// (opt-in; the contract is one line per message).
+	// LinesPerMessage is how lines are packed into messages. Auto (0, the
+	// default) packs the lines already waiting when a message is sent, up
+	// to AutoPackLines lines or AutoPackBytes bytes of one file, and sends a
+	// line that arrives alone at once; 1 keeps the contract's strict one
+	// line per message; N > 1 packs up to N consecutive lines of a file,
+	// waiting up to PackWait for them.
 	LinesPerMessage int
-	// PackWait is how long a partial pack waits for more lines.
+	// PackWait is how long a partial pack waits for more lines (N > 1).
 	PackWait time.Duration
+	// Bare publishes each line as a message of its body alone: no id, no
+	// time, no source (benchmarks: the most any message design reaches).
+	Bare bool
 	// ShutdownGrace bounds the wait for outstanding confirms at exit.
 	ShutdownGrace time.Duration
 	// SourceHost is the web server the lines come from; "" is this
@@ -32,13 +39,26 @@ type ProducerConfig struct {
 	SourceHost string
 	// OnRead, if set, hears the id of every line read (run --once uses it).
 	OnRead func(record.ID)
+	// OnLine, if set, hears every line read: its file, where it ends and
+	// its size (metrics: bytes read, file lag).
+	OnLine func(path string, end int64, size int)
 	Logger *slog.Logger
 }
+
+// Auto is the LinesPerMessage of packing on demand, and its limits: a
+// packed message stays well under RabbitMQ's defaults and a consumer's
+// batch (--batch-bytes).
+const (
+	Auto          = 0
+	AutoPackLines = 1000
+	AutoPackBytes = 256 << 10
+)
 
 // ProducerStats are the producer's counters.
 type ProducerStats struct {
 	Read      atomic.Int64 // lines read from files
-	Published atomic.Int64 // messages handed to the publisher
+	Published atomic.Int64 // messages of lines handed to the publisher
+	Announced atomic.Int64 // source announcements handed to the publisher
 	Confirmed atomic.Int64 // lines confirmed by RabbitMQ
 	Truncated atomic.Int64 // lines cut at MaxLineBytes
 	// Times in unix nanoseconds, for benchmarks: first and last line read,
@@ -65,8 +85,8 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.LinesPerMessage <= 0 {
-		cfg.LinesPerMessage = 1
+	if cfg.LinesPerMessage < 0 {
+		return nil, fmt.Errorf("lines per message must be 0 (auto) or more, not %d", cfg.LinesPerMessage)
 	}
 	if cfg.PackWait <= 0 {
 		cfg.PackWait = 5 * time.Millisecond
@@ -76,12 +96,20 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	}
 	cfg.Tail.Logger = cfg.Logger
 	cfg.Publisher.Logger = cfg.Logger
-	if n := cfg.LinesPerMessage; n > 1 {
-		// The window counts messages: keep the lines in flight (and the
-		// memory they take) near what one line per message has.
-		if cfg.Publisher.Window <= 0 {
-			cfg.Publisher.Window = 2048
-		}
+	if cfg.Bare {
+		cfg.LinesPerMessage = 1
+	}
+	if cfg.Publisher.Window <= 0 {
+		cfg.Publisher.Window = 2048
+	}
+	// The window counts messages: keep the lines in flight (and the
+	// memory they take) near what one line per message has. In auto mode
+	// a full window is what makes the lines waiting pack, so a quarter of
+	// it keeps the low-rate latency and bounds memory (256 × 256 KiB).
+	switch n := cfg.LinesPerMessage; {
+	case n == Auto:
+		cfg.Publisher.Window = max(64, cfg.Publisher.Window/4)
+	case n > 1:
 		cfg.Publisher.Window = max(64, 4*cfg.Publisher.Window/n)
 	}
 	return &Producer{cfg: cfg, log: cfg.Logger.With("component", "logs-producer")}, nil
@@ -97,7 +125,7 @@ func (p *Producer) Run(ctx context.Context) error {
 	}
 	pcfg := p.cfg.Publisher
 	pcfg.OnConfirm = func(token any) {
-		acks := token.([]ackRange)
+		acks, _ := token.([]ackRange) // nil for a source announcement
 		for _, a := range acks {
 			t.Ack(a.file, a.offset, a.end)
 		}
@@ -106,7 +134,7 @@ func (p *Producer) Run(ctx context.Context) error {
 	}
 	pub := broker.NewPublisher(pcfg)
 
-	lines := make(chan tail.Line, 4*max(p.cfg.LinesPerMessage, 256))
+	lines := make(chan tail.Line, 4*max(p.packLines(), 256))
 	tailErr := make(chan error, 1)
 	go func() {
 		defer close(lines)
@@ -153,28 +181,53 @@ func (p *Producer) Run(ctx context.Context) error {
 	return err
 }
 
+// packLines is the most lines a message holds.
+func (p *Producer) packLines() int {
+	if p.cfg.LinesPerMessage == Auto {
+		return AutoPackLines
+	}
+	return p.cfg.LinesPerMessage
+}
+
 // publishLoop reads lines until ctx ends and publishes them with pctx.
 func (p *Producer) publishLoop(ctx, pctx context.Context, host string, lines <-chan tail.Line, pub *broker.Publisher) error {
-	n := p.cfg.LinesPerMessage
+	n, auto := p.packLines(), p.cfg.LinesPerMessage == Auto
 	pack := make([]record.Line, 0, n)
 	acks := make([]ackRange, 0, n)
+	packBytes := 0
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	// announced holds, per file, the publisher's reconnect count when its
+	// source was last announced: a new connection announces again, in
+	// case the queues were declared anew in between.
+	announced := map[tail.FileID]int64{}
 
 	flush := func() error {
 		if len(pack) == 0 {
 			return nil
 		}
 		var msg amqp.Publishing
-		if len(pack) == 1 {
+		if p.cfg.Bare {
+			msg = amqp.Publishing{DeliveryMode: amqp.Persistent, Body: pack[0].Data}
+		} else if len(pack) == 1 {
 			msg = broker.EncodeLine(&pack[0])
 		} else {
 			msg = broker.EncodeLines(pack)
 		}
 		token := append([]ackRange(nil), acks...)
-		pack, acks = pack[:0], acks[:0]
+		pack, acks, packBytes = pack[:0], acks[:0], 0
 		p.Stats.Published.Add(1)
 		return pub.Publish(pctx, msg, token)
+	}
+
+	announce := func(l *tail.Line) error {
+		gen := pub.Reconnects()
+		if g, ok := announced[l.File]; p.cfg.Bare || ok && g == gen {
+			return nil
+		}
+		announced[l.File] = gen
+		p.Stats.Announced.Add(1)
+		return pub.Publish(pctx, broker.EncodeSource(record.Source{File: l.File, Host: host, Path: l.Path}, time.Now()), nil)
 	}
 
 	add := func(l tail.Line) error {
@@ -183,6 +236,9 @@ func (p *Producer) publishLoop(ctx, pctx context.Context, host string, lines <-c
 			p.Stats.Truncated.Add(1)
 			p.log.Warn("line longer than the maximum; sending its first bytes", "path", l.Path, "offset", l.Offset, "kept", len(l.Data))
 		}
+		if err := announce(&l); err != nil {
+			return err
+		}
 		now := time.Now()
 		p.Stats.FirstRead.CompareAndSwap(0, now.UnixNano())
 		p.Stats.LastRead.Store(now.UnixNano())
@@ -190,12 +246,16 @@ func (p *Producer) publishLoop(ctx, pctx context.Context, host string, lines <-c
 		if p.cfg.OnRead != nil {
 			p.cfg.OnRead(r.ID)
 		}
-		if len(pack) > 0 && !broker.Contiguous(&pack[len(pack)-1], &r) {
+		if p.cfg.OnLine != nil {
+			p.cfg.OnLine(l.Path, l.End(), len(l.Data))
+		}
+		if len(pack) > 0 && (!broker.Contiguous(&pack[len(pack)-1], &r) || auto && packBytes+len(r.Data)+1 > AutoPackBytes) {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
 		pack = append(pack, r)
+		packBytes += len(r.Data) + 1
 		acks = append(acks, ackRange{file: l.File, offset: l.Offset, end: l.End()})
 		if len(pack) >= n {
 			return flush()
@@ -203,42 +263,58 @@ func (p *Producer) publishLoop(ctx, pctx context.Context, host string, lines <-c
 		return nil
 	}
 
+	// stop ends the loop at shutdown: the lines of the pack are read, so
+	// they are published too.
+	stop := func() error {
+		if err := flush(); err != nil {
+			return err
+		}
+		return ctx.Err()
+	}
 	for {
-		if len(pack) == 0 {
+		var l tail.Line
+		var ok bool
+		switch {
+		case len(pack) == 0:
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case l, ok := <-lines:
-				if !ok {
-					return nil
-				}
-				if err := add(l); err != nil {
+			case l, ok = <-lines:
+			}
+		case auto:
+			// Take what is already waiting; send the pack as soon as
+			// nothing is.
+			select {
+			case <-ctx.Done():
+				return stop()
+			case l, ok = <-lines:
+			default:
+				if err := flush(); err != nil {
 					return err
 				}
-				if len(pack) > 0 {
-					timer.Reset(p.cfg.PackWait)
+				continue
+			}
+		default:
+			select {
+			case <-ctx.Done():
+				return stop()
+			case l, ok = <-lines:
+			case <-timer.C:
+				if err := flush(); err != nil {
+					return err
 				}
+				continue
 			}
-			continue
 		}
-		select {
-		case <-ctx.Done():
-			// The lines of the pack are read: publish them too.
-			if err := flush(); err != nil {
-				return err
-			}
-			return ctx.Err()
-		case l, ok := <-lines:
-			if !ok {
-				return flush()
-			}
-			if err := add(l); err != nil {
-				return err
-			}
-		case <-timer.C:
-			if err := flush(); err != nil {
-				return err
-			}
+		if !ok {
+			return flush()
+		}
+		wasEmpty := len(pack) == 0
+		if err := add(l); err != nil {
+			return err
+		}
+		if wasEmpty && len(pack) > 0 && !auto {
+			timer.Reset(p.cfg.PackWait)
 		}
 	}
 }

@@ -43,8 +43,20 @@ func ParseID(s string) (ID, error) {
 // Line is one line of a log with where it came from.
 type Line struct {
 	ID         ID
-	SourceHost string    // host the producer ran on
-	SourcePath string    // path of the file when the line was read
+	SourceHost string // host the producer ran on
+	SourcePath string // path of the file when the line was read
+	// SourceInID: the message did not name the source; it is the file of
+	// ID, whose host and path the producer announces once (see Source).
+	// SourceHost and SourcePath are then empty.
+	SourceInID bool
 	ReceivedAt time.Time // when the producer read the line
 	Data       []byte    // the line's exact bytes, without the newline
+}
+
+// Source is what a producer announces about a file once, instead of
+// repeating it with every line: the host it runs on and the file's path.
+type Source struct {
+	File [8]byte
+	Host string
+	Path string
 }

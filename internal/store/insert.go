@@ -34,8 +34,10 @@ func newInserter(table string, cols []string) inserter {
 	}
 }
 
-// exec inserts the rows of src in as few statements as fit in maxStmt.
-func (in inserter) exec(ctx context.Context, tx *sql.Tx, src rowSource, maxStmt int) error {
+// exec inserts the rows of src in as few statements as fit in maxStmt and
+// returns how many were new (a duplicate's "id = id" affects no row).
+func (in inserter) exec(ctx context.Context, tx *sql.Tx, src rowSource, maxStmt int) (int64, error) {
+	var inserted int64
 	a := collect(src, len(in.quoted))
 	args, sizes, ncols := a.args, a.sizes, len(in.quoted)
 	rows := len(sizes)
@@ -56,12 +58,18 @@ func (in inserter) exec(ctx context.Context, tx *sql.Tx, src rowSource, maxStmt 
 			sb.WriteString(in.group)
 		}
 		sb.WriteString(in.suffix)
-		if _, err := tx.ExecContext(ctx, sb.String(), args[start*ncols:end*ncols]...); err != nil {
-			return err
+		res, err := tx.ExecContext(ctx, sb.String(), args[start*ncols:end*ncols]...)
+		if err != nil {
+			return 0, err
 		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		inserted += n
 		start = end
 	}
-	return nil
+	return inserted, nil
 }
 
 // inTx runs f in a transaction and commits it. A deadlock, a Galera

@@ -39,9 +39,11 @@ func (s *Store) WriteRaw(ctx context.Context, lines []record.Line) error {
 	if len(lines) == 0 {
 		return nil
 	}
-	src, err := s.resolveSources(ctx, len(lines), func(i int) (string, string) { return lines[i].SourceHost, lines[i].SourcePath })
+	src, err := s.resolveSources(ctx, len(lines), func(i int) source {
+		return sourceOf(lines[i].SourceHost, lines[i].SourcePath, lines[i].SourceInID, lines[i].ID)
+	})
 	if err == nil {
-		err = s.write(ctx, s.rawIns, rawRows{lines, src}, nil)
+		err = s.write(ctx, s.rawIns, rawRows{lines, src}, nil, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("write %d rows to %s: %w", len(lines), s.rawName, err)

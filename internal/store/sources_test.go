@@ -82,12 +82,19 @@ func TestSources(t *testing.T) {
 	if err := b.WriteClean(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
+	wantAllSources(t, env, a, want, 3)
+}
+
+// wantAllSources checks both tables with wantSources, and that log_source
+// holds n sources.
+func wantAllSources(t *testing.T, env *testenv.Env, st *store.Store, want map[record.ID]string, n int) {
+	t.Helper()
 	for _, table := range []string{env.RawTable, env.CleanTable} {
-		wantSources(t, a, table, want)
+		wantSources(t, st, table, want)
 	}
-	var n int
-	if err := a.DB.QueryRow("SELECT COUNT(*) FROM log_source").Scan(&n); err != nil || n != 3 {
-		t.Fatalf("log_source holds %d sources (%v), want 3", n, err)
+	var got int
+	if err := st.DB.QueryRow("SELECT COUNT(*) FROM log_source").Scan(&got); err != nil || got != n {
+		t.Fatalf("log_source holds %d sources (%v), want %d", got, err, n)
 	}
 }
 
@@ -134,4 +141,63 @@ func TestMigrateSourcesFromVersion3(t *testing.T) {
 	if err := st.DB.QueryRow("SELECT COUNT(*), (SELECT COUNT(DISTINCT source_id) FROM "+store.QuoteIdent(env.RawTable)+") FROM log_source").Scan(&sources, &ids); err != nil || sources != 3 || ids != 3 {
 		t.Fatalf("%d sources and %d distinct ids in raw rows (%v), want 3 and 3", sources, ids, err)
 	}
+}
+
+// Lines whose messages name no source (record.Line.SourceInID) point at
+// their file's row of log_source, which the file's announcement completes
+// whether it is stored before or after the lines, by whichever process.
+func TestSourcesAnnounced(t *testing.T) {
+	env := testenv.Parallel(t)
+	ctx := context.Background()
+	a, b := env.Store(t), env.Store(t) // competing consumers: two caches
+	f1 := lines(30, 1)
+	f2 := lines(30, 2)
+	for _, ls := range [][]record.Line{f1, f2} {
+		for i := range ls {
+			ls[i].SourceHost, ls[i].SourcePath, ls[i].SourceInID = "", "", true
+		}
+	}
+	// One line of the format before, with its source in the message.
+	f2[29].SourceHost, f2[29].SourcePath, f2[29].SourceInID = "old-host", "/old.log", false
+	ann1 := record.Source{File: f1[0].ID.File(), Host: "web-1", Path: "/var/log/nginx/access.log"}
+	ann2 := record.Source{File: f2[0].ID.File(), Host: "web-2", Path: "/var/log/nginx/access.log"}
+
+	// File 1: its lines before its announcement, on another process.
+	if err := a.WriteRaw(ctx, f1[:10]); err != nil {
+		t.Fatal(err)
+	}
+	if got := sourcesOf(t, a, env.RawTable)[f1[0].ID]; got != "|" {
+		t.Fatalf("a line before its announcement: source %q, want an empty one", got)
+	}
+	if err := b.RecordSources(ctx, []record.Source{ann1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WriteRaw(ctx, f1[10:]); err != nil { // a's cache knows the id
+		t.Fatal(err)
+	}
+	// File 2: announced first; lines of both files in one batch.
+	if err := a.RecordSources(ctx, []record.Source{ann2, ann2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteRaw(ctx, f2); err != nil {
+		t.Fatal(err)
+	}
+	// A later announcement (the file renamed by rotation) changes nothing.
+	if err := a.RecordSources(ctx, []record.Source{{File: ann1.File, Host: "web-1", Path: "/var/log/nginx/access.log.1"}}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[record.ID]string{}
+	var rows []clean.Row
+	for _, l := range append(append([]record.Line{}, f1...), f2...) {
+		want[l.ID] = "web-1|/var/log/nginx/access.log"
+		if l.ID.File() == ann2.File {
+			want[l.ID] = "web-2|/var/log/nginx/access.log"
+		}
+		rows = append(rows, clean.Row{ID: l.ID, SourceHost: l.SourceHost, SourcePath: l.SourcePath, SourceInID: l.SourceInID, ReceivedAt: time.Now(), LogFormat: "combined"})
+	}
+	want[f2[29].ID] = "old-host|/old.log"
+	if err := b.WriteClean(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	wantAllSources(t, env, a, want, 3) // one per file, and the old format's
 }

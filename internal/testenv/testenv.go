@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/datastream/datastream/internal/broker"
 	"github.com/datastream/datastream/internal/config"
@@ -145,18 +146,26 @@ func (e *Env) Store(t testing.TB) *store.Store {
 	return st
 }
 
-// QueueDepth returns the number of ready messages in a queue.
-func (e *Env) QueueDepth(t testing.TB, queue string) int {
+// Channel opens an AMQP channel on its own connection; close ends both.
+func (e *Env) Channel(t testing.TB) (ch *amqp.Channel, close func()) {
 	t.Helper()
 	conn, err := e.Dialer().Dial()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	ch, err := conn.Channel()
+	ch, err = conn.Channel()
 	if err != nil {
+		conn.Close()
 		t.Fatal(err)
 	}
+	return ch, func() { conn.Close() }
+}
+
+// QueueDepth returns the number of ready messages in a queue.
+func (e *Env) QueueDepth(t testing.TB, queue string) int {
+	t.Helper()
+	ch, done := e.Channel(t)
+	defer done()
 	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
 	if err != nil {
 		t.Fatalf("inspect queue %s: %v", queue, err)

@@ -39,9 +39,12 @@ func TestKillProducer(t *testing.T) {
 
 // 2. kill -9 each consumer mid-batch and restart it: the batch in hand was
 // not acked, RabbitMQ delivers it again, the idempotent insert keeps one row.
+// The producer keeps the original design's one line per message here; the
+// other scenarios run its default (--lines-per-message auto).
 func TestKillConsumers(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
+	h.extra[producer] = []string{"--lines-per-message", "1"}
 	h.startAll()
 	w := startWriter(t, h.logPath, rate, 2)
 	rec := h.killEach(w, lake, cleaner, lake, cleaner)
