@@ -11,7 +11,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)"
 
-.PHONY: all build install services demo test test-short test-faults test-deps fuzz bench vet fmt clean geoip update-bots update-uplot
+.PHONY: all build install services demo test test-short test-faults test-cluster test-deps fuzz bench vet fmt clean geoip update-bots update-uplot
 
 all: build
 
@@ -58,6 +58,18 @@ test-faults: services test-deps
 		cat bin/faults-results.md; \
 		{ echo "run $$i"; echo; cat bin/faults-results.md; echo; } >> bin/faults-results-all.md; \
 	done
+
+# The fault scenarios on a 3-node RabbitMQ cluster and a 3-node Galera
+# cluster (scripts/cluster.sh, as root), about 10 minutes; not part of
+# `make test`. The clusters are removed afterwards (CLUSTER_KEEP=1 keeps
+# them); the table for docs/reliability.md is left in bin/cluster-results.md.
+test-cluster: build
+	@mkdir -p bin
+	scripts/cluster.sh up
+	@set -a; eval "$$(scripts/cluster.sh env)"; set +a; \
+	TEST_AMQP_URL="$$AMQP_URL" TEST_MYSQL_DSN="$${MYSQL_DSN%/*}/" DATASTREAM_CLUSTER=$(CURDIR)/scripts/cluster.sh \
+	FAULTS_RESULTS=$(CURDIR)/bin/cluster-results.md $(GO) test -count=1 -timeout 40m -run '^TestCluster' -v ./test/faults; \
+	rc=$$?; [ -n "$(CLUSTER_KEEP)" ] || scripts/cluster.sh down; cat bin/cluster-results.md 2>/dev/null; exit $$rc
 
 test-short: services
 	$(GO) test -short -count=1 ./...

@@ -66,6 +66,7 @@ type producerSettings struct {
 	Follow       bool
 	PollInterval time.Duration
 	MaxLineBytes int
+	SourceHost   string
 }
 
 func producerFlagSet(name, usage string, p *producerSettings) (*config.FlagSet, error) {
@@ -100,6 +101,7 @@ func (p *producerSettings) config(onRead func(record.ID)) (pipeline.ProducerConf
 		},
 		Publisher:       broker.PublisherConfig{Dialer: d, Topology: p.topology(), Window: p.Window},
 		LinesPerMessage: p.LinesPerMsg,
+		SourceHost:      p.SourceHost,
 		ShutdownGrace:   p.ShutdownGrace,
 		Logger:          slog.Default(),
 	}
@@ -115,6 +117,7 @@ func runProducer(ctx context.Context, args []string) error {
 	}
 	fs.Bool(&p.Follow, "follow", true, "keep reading as the file grows (false: stop at end of file once every line is confirmed)")
 	fs.String(&p.StateDir, "state-dir", ".state/producer", "where read positions (confirmed offsets) are saved")
+	fs.String(&p.SourceHost, "source-host", "", "the web server's name stored with every line (default: this machine's host name)")
 	maxProcsFlag(fs, &p.settings, 1)
 	var hooks benchHooks
 	hooks.producerFlags(fs)

@@ -34,6 +34,9 @@ type ProducerConfig struct {
 	Bare bool
 	// ShutdownGrace bounds the wait for outstanding confirms at exit.
 	ShutdownGrace time.Duration
+	// SourceHost is the web server the lines come from; "" is this
+	// machine's host name.
+	SourceHost string
 	// OnRead, if set, hears the id of every line read (run --once uses it).
 	OnRead func(record.ID)
 	// OnLine, if set, hears every line read: its file, where it ends and
@@ -146,7 +149,10 @@ func (p *Producer) Run(ctx context.Context) error {
 	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(p.cfg.ShutdownGrace, cancelPub) })
 	defer stopGrace()
 
-	host, _ := os.Hostname()
+	host := p.cfg.SourceHost
+	if host == "" {
+		host, _ = os.Hostname()
+	}
 	err = p.publishLoop(ctx, pctx, host, lines, pub)
 	// Drain the tailer so its goroutine can exit.
 	for range lines {

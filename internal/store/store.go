@@ -113,7 +113,7 @@ func open(ctx context.Context, c Config, upTo int) (*Store, error) {
 	if err := createDatabase(ctx, cfg); err != nil {
 		return nil, err
 	}
-	conn, err := mysql.NewConnector(cfg)
+	conn, err := Connector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("mysql connector: %w", err)
 	}
@@ -160,7 +160,7 @@ func (s *Store) Database() string { return s.dbName }
 func createDatabase(ctx context.Context, cfg *mysql.Config) error {
 	admin := cfg.Clone()
 	admin.DBName = ""
-	conn, err := mysql.NewConnector(admin)
+	conn, err := Connector(admin)
 	if err != nil {
 		return fmt.Errorf("mysql connector: %w", err)
 	}
@@ -179,20 +179,19 @@ func createDatabase(ctx context.Context, cfg *mysql.Config) error {
 }
 
 // migrate applies the embedded migrations this pair of tables has not had
-// yet (up to version upTo unless it is 0), under a named lock so
-// components starting together do not race.
+// yet (up to version upTo unless it is 0), under a lock that holds across
+// a Galera cluster (see lock) so components starting together do not race.
 func (s *Store) migrate(ctx context.Context, upTo int) error {
+	release, err := lock(ctx, s.DB, "migrate")
+	if err != nil {
+		return err
+	}
+	defer release()
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to MySQL: %w", err)
 	}
 	defer conn.Close()
-	lock := "datastream_migrate_" + s.dbName
-	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 60)", lock).Scan(&got); err != nil || got.Int64 != 1 {
-		return fmt.Errorf("take migration lock: %v (got %v)", err, got)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", lock) //nolint:errcheck
 
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS datastream_schema (
 		table_set  VARCHAR(255) NOT NULL PRIMARY KEY,
