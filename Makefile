@@ -3,13 +3,24 @@ GO        ?= go
 BIN       := bin/datastream
 DEMO_LOG  := demo/access.log
 DEMO_LINES ?= 20000
+PREFIX    ?= /usr/local
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# -trimpath and no cgo: a static binary holding no path of this machine, so
+# the same commit builds the same bytes anywhere with the same Go version
+# (the Dockerfile builds it the same way).
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)"
 
-.PHONY: all build services demo test test-short test-faults test-deps fuzz bench vet fmt clean geoip update-bots
+.PHONY: all build install services demo test test-short test-faults test-cluster test-deps fuzz bench vet fmt clean geoip update-bots update-uplot
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/datastream
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/datastream
+
+# Installs the binary in $(DESTDIR)$(PREFIX)/bin (PREFIX=$$HOME/.local for a user).
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/datastream
 
 services:
 	@bash scripts/services.sh
@@ -19,6 +30,9 @@ demo: services build
 	@mkdir -p demo
 	$(BIN) gen --lines $(DEMO_LINES) --seed 42 --out $(DEMO_LOG)
 	$(BIN) run --once --log $(DEMO_LOG) --show 3
+	@echo
+	@echo "See it: $(BIN) report --since all   (a summary here), or"
+	@echo "        $(BIN) dashboard            then open http://127.0.0.1:8080/?range=all"
 
 # Unit, integration (real RabbitMQ and MariaDB) and fault tests, with the race detector.
 test: services test-deps
@@ -44,6 +58,18 @@ test-faults: services test-deps
 		cat bin/faults-results.md; \
 		{ echo "run $$i"; echo; cat bin/faults-results.md; echo; } >> bin/faults-results-all.md; \
 	done
+
+# The fault scenarios on a 3-node RabbitMQ cluster and a 3-node Galera
+# cluster (scripts/cluster.sh, as root), about 10 minutes; not part of
+# `make test`. The clusters are removed afterwards (CLUSTER_KEEP=1 keeps
+# them); the table for docs/reliability.md is left in bin/cluster-results.md.
+test-cluster: build
+	@mkdir -p bin
+	scripts/cluster.sh up
+	@set -a; eval "$$(scripts/cluster.sh env)"; set +a; \
+	TEST_AMQP_URL="$$AMQP_URL" TEST_MYSQL_DSN="$${MYSQL_DSN%/*}/" DATASTREAM_CLUSTER=$(CURDIR)/scripts/cluster.sh \
+	FAULTS_RESULTS=$(CURDIR)/bin/cluster-results.md $(GO) test -count=1 -timeout 40m -run '^TestCluster' -v ./test/faults; \
+	rc=$$?; [ -n "$(CLUSTER_KEEP)" ] || scripts/cluster.sh down; cat bin/cluster-results.md 2>/dev/null; exit $$rc
 
 test-short: services
 	$(GO) test -short -count=1 ./...
@@ -74,6 +100,13 @@ bench: services build
 	$(BIN) bench --lines $(BENCH_LINES) --ceiling
 	$(BIN) bench --lines 120000 --rate 2000
 	$(BIN) bench --nginx
+
+# The dashboard's chart library, vendored from npm with its licence (the
+# page needs no build step and no network at run time).
+UPLOT_VERSION ?= 1.6.32
+update-uplot:
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null && tar xzf uplot-*.tgz && \
+	  cp package/dist/uPlot.iife.min.js package/dist/uPlot.min.css package/LICENSE $(CURDIR)/internal/dashboard/assets/uplot/ && rm -rf $$tmp
 
 vet:
 	$(GO) vet ./...

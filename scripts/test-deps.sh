@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the fault tests (test/faults) need besides RabbitMQ and
-# MariaDB: nginx as a real log writer and wrk to load it. From Debian's
+# MariaDB: nginx as a real log writer and wrk to load it; and chromium for
+# the dashboard's browser test. From Debian's
 # packages when running as root; otherwise it only says what is missing (the
 # nginx test then skips with the same message).
 set -euo pipefail
@@ -11,6 +12,8 @@ have_nginx() { command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]]; }
 missing=()
 have_nginx || missing+=(nginx-light)
 command -v wrk >/dev/null || missing+=(wrk)
+# Headless Chromium for the dashboard's browser test (internal/dashboard).
+command -v chromium >/dev/null || missing+=(chromium)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then

@@ -66,6 +66,7 @@ type producerSettings struct {
 	Follow       bool
 	PollInterval time.Duration
 	MaxLineBytes int
+	SourceHost   string
 }
 
 func producerFlagSet(name, usage string, p *producerSettings) (*config.FlagSet, error) {
@@ -88,6 +89,11 @@ func (p *producerSettings) config(onRead func(record.ID)) (pipeline.ProducerConf
 	if p.Log == "" {
 		return pipeline.ProducerConfig{}, fmt.Errorf("--log is required: the access log to read")
 	}
+	if !p.Follow {
+		if err := checkLogMatches(p.Log); err != nil {
+			return pipeline.ProducerConfig{}, err
+		}
+	}
 	cfg := pipeline.ProducerConfig{
 		Tail: tail.Config{
 			Paths: []string{p.Log}, StateDir: p.StateDir, Follow: p.Follow,
@@ -95,6 +101,7 @@ func (p *producerSettings) config(onRead func(record.ID)) (pipeline.ProducerConf
 		},
 		Publisher:       broker.PublisherConfig{Dialer: d, Topology: p.topology(), Window: p.Window},
 		LinesPerMessage: p.LinesPerMsg,
+		SourceHost:      p.SourceHost,
 		ShutdownGrace:   p.ShutdownGrace,
 		Logger:          slog.Default(),
 	}
@@ -110,6 +117,7 @@ func runProducer(ctx context.Context, args []string) error {
 	}
 	fs.Bool(&p.Follow, "follow", true, "keep reading as the file grows (false: stop at end of file once every line is confirmed)")
 	fs.String(&p.StateDir, "state-dir", ".state/producer", "where read positions (confirmed offsets) are saved")
+	fs.String(&p.SourceHost, "source-host", "", "the web server's name stored with every line (default: this machine's host name)")
 	maxProcsFlag(fs, &p.settings, 1)
 	var hooks benchHooks
 	hooks.producerFlags(fs)
@@ -127,12 +135,25 @@ func runProducer(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Bare = hooks.bare
+	obs, err := p.serveMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	obs.producer(&cfg)
+	reads := trackReads(&cfg)
 	prod, err := pipeline.NewProducer(cfg)
 	if err != nil {
 		return err
 	}
+	obs.producerStats(prod)
+	if err := p.reachBroker(ctx, "logs-producer"); err != nil {
+		return err
+	}
+	obs.ready(p.topology().Queues, nil)
+	stopBar := backfillBar(ctx, p.Log, p.Follow, reads, prod)
 	slog.Info("logs-producer starting", "log", p.Log, "exchange", p.Exchange, "amqp", config.RedactURL(p.AMQPURL), "follow", p.Follow)
 	err = prod.Run(ctx)
+	stopBar()
 	slog.Info("logs-producer stopped", "read", prod.Stats.Read.Load(), "confirmed", prod.Stats.Confirmed.Load())
 	if rerr := hooks.producerReport(prod); rerr != nil && err == nil {
 		err = rerr
@@ -177,6 +198,13 @@ func runConsumer(ctx context.Context, args []string, name string, queue func(*se
 	if err != nil {
 		return err
 	}
+	obs, err := s.serveMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.reachBroker(ctx, name); err != nil {
+		return err
+	}
 	if hooks.discard {
 		return hooks.consume(ctx, cc, discardHandler{&hooks})
 	}
@@ -189,6 +217,8 @@ func runConsumer(ctx context.Context, args []string, name string, queue func(*se
 	if err != nil {
 		return err
 	}
+	h = obs.consumer(name, &cc, h)
+	obs.ready([]string{cc.Queue}, st)
 	slog.Info(name+" starting", "queue", cc.Queue, "raw_table", s.RawTable, "clean_table", s.CleanTable, "format", s.LogFormat, "database", st.Database())
 	hooks.loadCounts = st.LoadCounts
 	err = hooks.consume(ctx, cc, h)

@@ -15,6 +15,8 @@ import (
 	"runtime/debug"
 	"sort"
 	"syscall"
+
+	"github.com/datastream/datastream/internal/logging"
 )
 
 // command is one subcommand. Files in this package register theirs from init.
@@ -91,8 +93,16 @@ func Main(args []string) int {
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
+	case errors.Is(err, errInterrupted):
+		fmt.Fprintf(os.Stderr, "datastream %s: %s\n", cmd.name, redact.String(err.Error()))
+		return 130
+	case ctx.Err() != nil:
+		// SIGTERM/SIGINT before start-up finished (waiting for a server,
+		// migrating): a service asked to stop has stopped.
+		slog.Info("stopped while starting", "err", redact.String(err.Error()))
+		return 0
 	default:
-		fmt.Fprintf(os.Stderr, "datastream %s: %v\n", cmd.name, err)
+		fmt.Fprintf(os.Stderr, "datastream %s: %s\n", cmd.name, redact.String(err.Error()))
 		return 1
 	}
 }
@@ -111,6 +121,14 @@ func tuneGC(gogc string) {
 		debug.SetGCPercent(gcPercent)
 	}
 }
+
+// redact masks the passwords the process was given (set by parse) in its
+// log and in the error it exits with.
+var redact = &logging.Redactor{}
+
+// errInterrupted ends a run that a signal stopped before it finished
+// (exit status 130, as a shell reports a Ctrl-C).
+var errInterrupted = errors.New("interrupted")
 
 // errUsage marks an error already explained to the user by the flag package.
 var errUsage = errors.New("usage error")

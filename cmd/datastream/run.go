@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/datastream/datastream/internal/broker"
 	"github.com/datastream/datastream/internal/pipeline"
+	"github.com/datastream/datastream/internal/progress"
 	"github.com/datastream/datastream/internal/record"
 	"github.com/datastream/datastream/internal/store"
 )
@@ -28,6 +31,9 @@ type landing struct {
 	files    map[[8]byte]struct{} // identities of the files read
 	rejected int
 	changed  chan struct{}
+	// stored counts the lines each consumer has handled (raw, clean),
+	// stored or dead-lettered, for run's status line.
+	stored [2]atomic.Int64
 }
 
 func newLanding() *landing {
@@ -44,8 +50,9 @@ func (l *landing) read(id record.ID) {
 
 // observe returns the observer that removes landed lines from m (l.lake or
 // l.clean, guarded by l.mu).
-func (l *landing) observe(m map[record.ID]struct{}, countRejects bool) pipeline.Observer {
+func (l *landing) observe(m map[record.ID]struct{}, countRejects bool, handled *atomic.Int64) pipeline.Observer {
 	return func(stored, rejected []record.ID) {
+		handled.Add(int64(len(stored) + len(rejected)))
 		l.mu.Lock()
 		for _, id := range stored {
 			delete(m, id)
@@ -70,7 +77,7 @@ func (l *landing) left() (lake, clean int) {
 	return len(l.lake), len(l.clean)
 }
 
-func runAll(ctx context.Context, args []string) error {
+func runAll(ctx context.Context, args []string) (err error) {
 	var p producerSettings
 	fs, err := producerFlagSet("run", "run --log PATH [--once] [flags]", &p)
 	if err != nil {
@@ -85,6 +92,12 @@ func runAll(ctx context.Context, args []string) error {
 		return err
 	}
 	p.Follow = !once
+	defer func() {
+		// Ctrl-C while --once was still starting: an interrupted run too.
+		if once && err != nil && ctx.Err() != nil && !errors.Is(err, errInterrupted) {
+			err = fmt.Errorf("%w while starting (%v)", errInterrupted, err)
+		}
+	}()
 	land := newLanding()
 	var onRead func(record.ID)
 	if once {
@@ -92,6 +105,15 @@ func runAll(ctx context.Context, args []string) error {
 	}
 	pcfg, err := p.config(onRead)
 	if err != nil {
+		return err
+	}
+	obs, err := p.serveMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	obs.producer(&pcfg)
+	reads := trackReads(&pcfg)
+	if err := p.reachBroker(ctx, "run"); err != nil {
 		return err
 	}
 	st, err := p.openStore(ctx)
@@ -107,8 +129,8 @@ func runAll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	lake := &pipeline.Lake{Store: st, Observe: land.observe(land.lake, false)}
-	cleanH, err := p.cleanHandler(ctx, st, land.observe(land.clean, true))
+	lake := &pipeline.Lake{Store: st, Observe: land.observe(land.lake, false, &land.stored[0])}
+	cleanH, err := p.cleanHandler(ctx, st, land.observe(land.clean, true, &land.stored[1]))
 	if err != nil {
 		return err
 	}
@@ -116,6 +138,10 @@ func runAll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	obs.producerStats(prod)
+	lakeH := obs.consumer("data-lake-consumer", &lakeCC, lake)
+	cleanHH := obs.consumer("data-clean-consumer", &cleanCC, cleanH)
+	obs.ready(p.topology().Queues, st)
 
 	start := time.Now()
 	// Consumers stop after the producer has flushed: upstream first.
@@ -126,7 +152,7 @@ func runAll(ctx context.Context, args []string) error {
 	for _, c := range []struct {
 		cc broker.ConsumerConfig
 		h  broker.Handler
-	}{{lakeCC, lake}, {cleanCC, cleanH}} {
+	}{{lakeCC, lakeH}, {cleanCC, cleanHH}} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -140,6 +166,15 @@ func runAll(ctx context.Context, args []string) error {
 		stopConsumers()
 	}()
 
+	stopBar := func() {}
+	if once {
+		stopBar = runBar(p.Log, reads, prod, land)
+	} else {
+		stopStatus := make(chan struct{})
+		defer close(stopStatus)
+		progress.Status(os.Stderr, statusInterval, stopStatus, statusLine(prod, land))
+	}
+	defer stopBar()
 	perr := prod.Run(ctx)
 	if perr != nil {
 		stopConsumers()
@@ -155,6 +190,12 @@ func runAll(ctx context.Context, args []string) error {
 	for e := range errs {
 		err = errors.Join(err, e)
 	}
+	interrupted := once && ctx.Err() != nil
+	if interrupted {
+		// Ctrl-C: the summary of what landed so far, then exit status 130.
+		err = nil
+		ctx = context.WithoutCancel(ctx)
+	}
 	if err != nil || !once {
 		return err
 	}
@@ -166,6 +207,7 @@ func runAll(ctx context.Context, args []string) error {
 		files = append(files, f)
 	}
 	land.mu.Unlock()
+	stopBar()
 	// The rows of this run's files, counted in the tables themselves (other
 	// files' rows may share the tables).
 	raw, clean, err := st.CountFiles(ctx, files)
@@ -175,6 +217,10 @@ func runAll(ctx context.Context, args []string) error {
 	read := prod.Stats.Read.Load()
 	fmt.Printf("lines read %d, raw rows %d, clean rows %d, rejected %d, %.2f s, %.0f lines/s\n",
 		read, raw, clean, rejected, secs, float64(read)/secs)
+	if interrupted {
+		lake, clean := land.left()
+		return fmt.Errorf("%w before the end: %d lines read and not yet in the raw table, %d not in the clean table (run again: what is stored is not stored twice)", errInterrupted, lake, clean)
+	}
 	if show > 0 {
 		return showRows(ctx, st, p.RawTable, p.CleanTable, show)
 	}

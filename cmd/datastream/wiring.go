@@ -15,7 +15,9 @@ import (
 	"github.com/datastream/datastream/internal/broker"
 	"github.com/datastream/datastream/internal/config"
 	"github.com/datastream/datastream/internal/logformat"
+	"github.com/datastream/datastream/internal/logging"
 	"github.com/datastream/datastream/internal/pipeline"
+	"github.com/datastream/datastream/internal/refusal"
 	"github.com/datastream/datastream/internal/store"
 )
 
@@ -30,8 +32,11 @@ type settings struct {
 	PrefetchLines int
 	BatchBytes    int
 	LoadData      bool
+	NoRollups     bool
 	Window        int
 	LogLevel      string
+	LogJSON       bool
+	MetricsListen string
 	LinesPerMsg   int // pipeline.Auto for "auto"
 	linesPerMsg   string
 	ShutdownGrace time.Duration
@@ -46,9 +51,12 @@ func newFlags(name, usage string, s *settings) (*config.FlagSet, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: datastream %s\n\n", usage)
 		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), failuresHelp)
 	}
 	s.Common.Register(fs)
-	fs.String(&s.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.String(&s.LogLevel, "log-level", "info", "level of the process's own log on stderr: debug, info, warn or error")
+	fs.Bool(&s.LogJSON, "log-json", false, "write the process's own log as one JSON object a line (passwords are masked in either form)")
+	metricsFlag(fs, s)
 	fs.Duration(&s.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long to wait for confirms/commits at exit")
 	return fs, nil
 }
@@ -60,6 +68,7 @@ func consumerFlags(fs *config.FlagSet, s *settings) {
 	fs.Int(&s.BatchBytes, "batch-bytes", 512<<10, "a batch ends early once its message bodies reach this many bytes")
 	fs.Bool(&s.LoadData, "load-data", true, "write batches of 32 rows or more with LOAD DATA LOCAL INFILE from memory instead of multi-row INSERT (falls back to INSERT when the server refuses it or a load leaves warnings)")
 	fs.Int(&s.PrefetchLines, "prefetch-lines", 20000, "with packed messages, keep prefetch × lines per message under this by lowering --prefetch (0: never)")
+	fs.Bool(&s.NoRollups, "no-rollups", false, "clean consumer: do not keep the dashboard's rollups (to measure their cost; `datastream rollup --rebuild` fills them later)")
 	fs.Int(&s.Writers, "writers", 2, "batches written to the database at once, each on its own connection (acks stay in order)")
 	enrichFlags(fs, &s.enrichSettings)
 }
@@ -101,11 +110,13 @@ func parse(fs *config.FlagSet, s *settings, args []string) error {
 	if _, _, err := logformat.Resolve(s.LogFormat); err != nil {
 		return fmt.Errorf("--log-format: %w", err)
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(s.LogLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+	redact.AddURL(s.AMQPURL)
+	redact.AddDSN(s.MySQLDSN)
+	logger, err := logging.New(os.Stderr, logging.Options{Level: s.LogLevel, JSON: s.LogJSON}, redact)
+	if err != nil {
+		return err
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	slog.SetDefault(logger)
 	if s.MaxProcs > 0 && os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(s.MaxProcs)
 	}
@@ -151,12 +162,16 @@ func (s *settings) openStore(ctx context.Context) (*store.Store, error) {
 	}
 	var bo broker.Backoff
 	for {
-		st, err := store.Open(ctx, store.Config{DSN: s.MySQLDSN, TLS: tlsCfg, RawTable: s.RawTable, CleanTable: s.CleanTable, LoadData: s.LoadData})
+		st, err := store.Open(ctx, store.Config{DSN: s.MySQLDSN, TLS: tlsCfg, RawTable: s.RawTable, CleanTable: s.CleanTable, LoadData: s.LoadData, NoRollups: s.NoRollups})
 		if err == nil {
 			return st, nil
 		}
 		if ctx.Err() != nil || strings.Contains(err.Error(), "bad MySQL DSN") {
 			return nil, err
+		}
+		if what, ok := refusal.Permanent(err); ok {
+			return nil, &refusal.Error{Err: err, Msg: fmt.Sprintf("MySQL at %s %s (not retried: fix the user, its password, its grants (deploy/mysql/grants.sql) or --mysql-dsn)",
+				config.RedactDSN(s.MySQLDSN), what)}
 		}
 		d := bo.Next()
 		slog.Warn("MySQL not ready; retrying", "dsn", config.RedactDSN(s.MySQLDSN), "err", err, "in", d.Round(time.Millisecond))

@@ -453,8 +453,9 @@ func cleanup(d broker.Dialer, t broker.Topology, server, database string, db boo
 		return err
 	}
 	cfg.DBName = ""
-	sdb, err := sql.Open("mysql", cfg.FormatDSN())
+	sconn, err := store.Connector(cfg)
 	if err == nil {
+		sdb := sql.OpenDB(sconn)
 		if db {
 			_, err = sdb.Exec("DROP DATABASE IF EXISTS " + store.QuoteIdent(database))
 		}

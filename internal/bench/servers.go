@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/datastream/datastream/internal/store"
 )
 
 // The servers take most of the two cores at one line per message, so a
@@ -50,11 +52,16 @@ type serverMeter struct {
 // startServers finds the local servers among those the run talks to.
 func startServers(amqpURL, dsn string) *serverMeter {
 	local := map[string]bool{}
-	if u, err := amqp.ParseURI(amqpURL); err == nil {
+	// A cluster's nodes all run here or none do: the first one tells.
+	first, _, _ := strings.Cut(amqpURL, ",")
+	if u, err := amqp.ParseURI(first); err == nil {
 		local["rabbitmq"] = loopback(u.Host)
 	}
 	if c, err := mysql.ParseDSN(dsn); err == nil {
-		host, _, _ := net.SplitHostPort(c.Addr)
+		var host string
+		if addrs := store.Addrs(c); len(addrs) > 0 {
+			host, _, _ = net.SplitHostPort(addrs[0])
+		}
 		local["mariadb"] = c.Net == "unix" || loopback(host)
 	}
 	m := &serverMeter{}

@@ -33,6 +33,9 @@ import (
 // batches at one line per message are ~200 rows, where the cost per
 // batch shows.
 //
+// DATASTREAM_BENCH_NO_ROLLUPS, if set, leaves the dashboard's rollups out
+// of clean writes, to see what they cost.
+//
 // DATASTREAM_BENCH_SQL, if set, holds statements (separated by ;) run after
 // the tables are made, to try a schema change before writing a migration.
 func BenchmarkStore(b *testing.B) {
@@ -45,7 +48,8 @@ func BenchmarkStore(b *testing.B) {
 		for _, table := range []string{"raw", "clean", "both"} {
 			b.Run(fmt.Sprintf("%s/load=%v", table, load), func(b *testing.B) {
 				env := testenv.New(b)
-				st, err := store.Open(context.Background(), store.Config{DSN: env.DSN, RawTable: "raw_log", CleanTable: "clean_log", LoadData: load})
+				st, err := store.Open(context.Background(), store.Config{DSN: env.DSN, RawTable: "raw_log", CleanTable: "clean_log", LoadData: load,
+					NoRollups: os.Getenv("DATASTREAM_BENCH_NO_ROLLUPS") != ""})
 				if err != nil {
 					b.Fatal(err)
 				}

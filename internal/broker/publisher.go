@@ -35,6 +35,9 @@ type PublisherConfig struct {
 	// failing.
 	ConfirmTimeout time.Duration
 	Logger         *slog.Logger
+	// OnRetry, if set, hears of every message the broker nacked or returned
+	// (nacked true) and of every message sent again (nacked false).
+	OnRetry func(nacked bool)
 }
 
 type outMsg struct {
@@ -67,6 +70,12 @@ type Publisher struct {
 	// redeclare is set when the broker returned a message as unroutable:
 	// someone deleted a queue or binding, so the session starts over.
 	redeclare bool
+	// nacked is set when the broker nacked a message. The session starts
+	// over on a new channel: a channel that was opened while a quorum
+	// queue elected its leader can go on nacking every publish for good
+	// (seen with RabbitMQ 3.10 after kill -9 of the leader's node), while
+	// a new channel publishes fine.
+	nacked bool
 }
 
 // NewPublisher starts a publisher; it connects in the background.
@@ -82,6 +91,9 @@ func NewPublisher(cfg PublisherConfig) *Publisher {
 	}
 	if cfg.OnConfirm == nil {
 		cfg.OnConfirm = func(any) {}
+	}
+	if cfg.OnRetry == nil {
+		cfg.OnRetry = func(bool) {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Publisher{
@@ -238,11 +250,14 @@ func (p *Publisher) session(ctx context.Context, bo *Backoff) error {
 
 	for {
 		p.mu.Lock()
-		redeclare := p.redeclare
-		p.redeclare = false
+		redeclare, nacked := p.redeclare, p.nacked
+		p.redeclare, p.nacked = false, false
 		p.mu.Unlock()
 		if redeclare {
 			return errors.New("messages were unroutable; declaring the topology again")
+		}
+		if nacked {
+			return errors.New("messages were nacked; publishing them again on a new channel")
 		}
 		if err := p.sendRetries(ch); err != nil {
 			return err
@@ -307,6 +322,7 @@ func (p *Publisher) sendRetries(ch *amqp.Channel) error {
 		if err := p.send(ch, m); err != nil {
 			return err
 		}
+		p.cfg.OnRetry(false)
 	}
 }
 
@@ -385,10 +401,14 @@ func (p *Publisher) confirmer(confirms <-chan amqp.Confirmation, returns <-chan 
 			p.redeclare = true
 			p.log.Warn("message unroutable (is a queue bound to the exchange?); will retry", "id", m.pub.MessageId)
 		} else {
-			p.log.Warn("message nacked by the broker; will retry", "id", m.pub.MessageId)
+			if !p.nacked {
+				p.log.Warn("message nacked by the broker; will retry on a new channel", "id", m.pub.MessageId)
+			}
+			p.nacked = true
 		}
 		p.retry = append(p.retry, m)
 		p.mu.Unlock()
+		p.cfg.OnRetry(true)
 		select {
 		case p.kick <- struct{}{}:
 		default:

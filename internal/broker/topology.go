@@ -3,9 +3,12 @@ package broker
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -86,11 +89,28 @@ func (t Topology) Delete(ch *amqp.Channel) error {
 	return nil
 }
 
-// Dialer opens connections to one broker.
+// Dialer opens connections to a broker, or to any node of a cluster.
 type Dialer struct {
+	// URL is one AMQP URL, or several separated by commas: the nodes of
+	// one cluster, tried in turn (a comma inside a password is written
+	// %2C).
 	URL  string
 	TLS  *tls.Config // nil: from the URL scheme
 	Name string      // connection name shown in the management UI
+	// OnDial, if set, hears the outcome of every connection attempt
+	// (metrics count reconnects with it).
+	OnDial func(err error)
+}
+
+// SplitURLs returns the URLs of a comma-separated list, without blanks.
+func SplitURLs(list string) []string {
+	var out []string
+	for _, u := range strings.Split(list, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // Dial opens one connection.
@@ -101,9 +121,29 @@ func (d Dialer) Dial() (*amqp.Connection, error) {
 
 // dial opens one connection and also returns its socket, which a watchdog
 // can close to unblock whatever waits on a connection that stopped moving.
+// With several URLs it starts at a random node, so clients spread over the
+// cluster, and goes on to the next until one answers: a node that is down
+// refuses at once, and one that does not answer costs the dial timeout.
 func (d Dialer) dial() (*amqp.Connection, net.Conn, error) {
+	urls := SplitURLs(d.URL)
+	if len(urls) <= 1 {
+		return d.dialOne(d.URL, 30*time.Second)
+	}
+	first := rand.IntN(len(urls))
+	var errs []error
+	for i := range urls {
+		conn, raw, err := d.dialOne(urls[(first+i)%len(urls)], 10*time.Second)
+		if err == nil {
+			return conn, raw, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, nil, errors.Join(errs...)
+}
+
+func (d Dialer) dialOne(url string, timeout time.Duration) (*amqp.Connection, net.Conn, error) {
 	var raw net.Conn
-	tcp := amqp.DefaultDial(30 * time.Second)
+	tcp := amqp.DefaultDial(timeout)
 	cfg := amqp.Config{
 		Dial: func(network, addr string) (net.Conn, error) {
 			c, err := tcp(network, addr)
@@ -117,11 +157,24 @@ func (d Dialer) dial() (*amqp.Connection, net.Conn, error) {
 	if d.Name != "" {
 		cfg.Properties.SetClientConnectionName(d.Name)
 	}
-	conn, err := amqp.DialConfig(d.URL, cfg)
+	conn, err := amqp.DialConfig(url, cfg)
+	if d.OnDial != nil {
+		d.OnDial(err)
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to RabbitMQ: %w", err)
+		return nil, nil, fmt.Errorf("connect to RabbitMQ at %s: %w", hostOf(url), err)
 	}
 	return conn, raw, nil
+}
+
+// hostOf is the host:port of an AMQP URL, for errors that must not show
+// the password.
+func hostOf(url string) string {
+	u, err := amqp.ParseURI(url)
+	if err != nil {
+		return "a malformed URL"
+	}
+	return net.JoinHostPort(u.Host, strconv.Itoa(u.Port))
 }
 
 // Backoff yields growing, jittered delays for reconnect loops so that many

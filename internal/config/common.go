@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // Common holds the settings every component shares: where the broker and the
@@ -34,8 +35,9 @@ type TLSFiles struct {
 
 // Register defines the common flags on fs.
 func (c *Common) Register(fs *FlagSet) {
-	fs.StringVar(&c.AMQPURL, "amqp-url", fs.Env.AMQPURL(), "RabbitMQ URL; amqps:// for TLS (env AMQP_URL, or RABBIT_USER/RABBIT_PASSWORD)")
-	fs.StringVar(&c.MySQLDSN, "mysql-dsn", fs.Env.MySQLDSN(), "MySQL/MariaDB DSN (go-sql-driver form); the database is created if missing (env MYSQL_DSN, or MYSQL_USER/MYSQL_PASSWORD/HOST/PORT/MYSQL_DATABASE)")
+	c.AMQPURL = fs.Env.AMQPURL()
+	fs.Var(&urlList{list: &c.AMQPURL}, "amqp-url", "RabbitMQ URL; amqps:// for TLS. The nodes of a cluster: several URLs, comma-separated or the flag repeated; every component fails over among them (env AMQP_URL, or RABBIT_USER/RABBIT_PASSWORD)")
+	fs.StringVar(&c.MySQLDSN, "mysql-dsn", fs.Env.MySQLDSN(), "MySQL/MariaDB DSN (go-sql-driver form); the database is created if missing. The nodes of a Galera cluster: several addresses, tcp(host1:3306,host2:3306,...) (env MYSQL_DSN, or MYSQL_USER/MYSQL_PASSWORD/HOST/PORT/MYSQL_DATABASE)")
 	fs.String(&c.Exchange, "exchange", DefaultExchange, "topic exchange the producer publishes to")
 	fs.String(&c.RoutingKey, "routing-key", DefaultRoutingKey, "routing key of every message")
 	fs.String(&c.LakeQueue, "lake-queue", DefaultLakeQueue, "queue of the data-lake consumer")
@@ -43,7 +45,7 @@ func (c *Common) Register(fs *FlagSet) {
 	fs.String(&c.RawTable, "raw-table", DefaultRawTable, "table of raw lines")
 	fs.String(&c.CleanTable, "clean-table", DefaultCleanTable, "table of parsed lines")
 	fs.String(&c.LogFormat, "log-format", DefaultLogFormat, "preset name (combined, common, main, proxy, ezproxy, json), auto, a log_format string, or @nginx.conf:name")
-	fs.String(&c.QueueType, "queue-type", "classic", "queue type when declaring: classic or quorum")
+	fs.String(&c.QueueType, "queue-type", "", "queue type when declaring: classic or quorum (default: quorum when --amqp-url names several nodes, else classic)")
 	fs.String(&c.AMQPTLS.CA, "amqp-tls-ca", "", "PEM file of CAs to trust for amqps://")
 	fs.String(&c.AMQPTLS.Cert, "amqp-tls-cert", "", "PEM client certificate for amqps://")
 	fs.String(&c.AMQPTLS.Key, "amqp-tls-key", "", "PEM client key for amqps://")
@@ -56,6 +58,12 @@ func (c *Common) Register(fs *FlagSet) {
 
 // Validate fails early, with a message that says what to change.
 func (c *Common) Validate() error {
+	if c.QueueType == "" {
+		c.QueueType = "classic"
+		if strings.Contains(c.AMQPURL, ",") {
+			c.QueueType = "quorum"
+		}
+	}
 	if c.QueueType != "classic" && c.QueueType != "quorum" {
 		return fmt.Errorf("--queue-type must be classic or quorum, not %q", c.QueueType)
 	}
@@ -64,6 +72,28 @@ func (c *Common) Validate() error {
 			return fmt.Errorf("--%s must not be empty", flag)
 		}
 	}
+	return nil
+}
+
+// urlList is a flag that takes one URL or a comma-separated list, and adds
+// to the list when repeated; the first use replaces the default.
+type urlList struct {
+	list *string
+	set  bool
+}
+
+func (u *urlList) String() string {
+	if u == nil || u.list == nil {
+		return ""
+	}
+	return RedactURL(*u.list)
+}
+
+func (u *urlList) Set(v string) error {
+	if u.set && *u.list != "" {
+		v = *u.list + "," + v
+	}
+	*u.list, u.set = v, true
 	return nil
 }
 

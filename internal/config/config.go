@@ -138,8 +138,20 @@ func (e *Env) MySQLDSN() string {
 	return fmt.Sprintf("%s@tcp(%s)/%s", cred, net.JoinHostPort(host, port), db)
 }
 
-// RedactURL hides the password of an AMQP URL for logs.
+// RedactURL hides the passwords of an AMQP URL, or of a comma-separated
+// list of them, for logs.
 func RedactURL(s string) string {
+	if strings.Contains(s, ",") {
+		parts := strings.Split(s, ",")
+		for i, p := range parts {
+			parts[i] = redactOneURL(p)
+		}
+		return strings.Join(parts, ",")
+	}
+	return redactOneURL(s)
+}
+
+func redactOneURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.User == nil {
 		return s

@@ -68,3 +68,50 @@ func TestRedact(t *testing.T) {
 		t.Errorf("RedactDSN: %q", got)
 	}
 }
+
+func TestAMQPURLList(t *testing.T) {
+	t.Setenv("DATASTREAM_ENV_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AMQP_URL", "amqp://u:p@default:5672/")
+	const a, b, c = "amqp://u:p@a:5681/", "amqp://u:p@b:5682/", "amqp://u:p@c:5683/"
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		url, qt   string
+		wantError bool
+	}{
+		{"default, one node", nil, "amqp://u:p@default:5672/", "classic", false},
+		{"one flag replaces the default", []string{"--amqp-url", a}, a, "classic", false},
+		{"repeated flag adds nodes", []string{"--amqp-url", a, "--amqp-url", b, "--amqp-url", c}, a + "," + b + "," + c, "quorum", false},
+		{"comma list", []string{"--amqp-url", a + "," + b}, a + "," + b, "quorum", false},
+		{"explicit type wins", []string{"--amqp-url", a + "," + b, "--queue-type", "classic"}, a + "," + b, "classic", false},
+		{"bad type", []string{"--queue-type", "stream"}, "", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs, err := NewFlagSet("x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cm Common
+			cm.Register(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			err = cm.Validate()
+			if tc.wantError {
+				if err == nil {
+					t.Fatal("Validate accepted a bad queue type")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cm.AMQPURL != tc.url || cm.QueueType != tc.qt {
+				t.Errorf("got %q %s, want %q %s", cm.AMQPURL, cm.QueueType, tc.url, tc.qt)
+			}
+		})
+	}
+	if got, want := RedactURL(a+","+b), "amqp://u:xxxxx@a:5681/,amqp://u:xxxxx@b:5682/"; got != want {
+		t.Errorf("RedactURL of a list: got %q, want %q", got, want)
+	}
+}

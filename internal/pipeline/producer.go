@@ -34,8 +34,14 @@ type ProducerConfig struct {
 	Bare bool
 	// ShutdownGrace bounds the wait for outstanding confirms at exit.
 	ShutdownGrace time.Duration
+	// SourceHost is the web server the lines come from; "" is this
+	// machine's host name.
+	SourceHost string
 	// OnRead, if set, hears the id of every line read (run --once uses it).
 	OnRead func(record.ID)
+	// OnLine, if set, hears every line read: its file, where it ends and
+	// its size (metrics: bytes read, file lag).
+	OnLine func(path string, end int64, size int)
 	Logger *slog.Logger
 }
 
@@ -143,7 +149,10 @@ func (p *Producer) Run(ctx context.Context) error {
 	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(p.cfg.ShutdownGrace, cancelPub) })
 	defer stopGrace()
 
-	host, _ := os.Hostname()
+	host := p.cfg.SourceHost
+	if host == "" {
+		host, _ = os.Hostname()
+	}
 	err = p.publishLoop(ctx, pctx, host, lines, pub)
 	// Drain the tailer so its goroutine can exit.
 	for range lines {
@@ -236,6 +245,9 @@ func (p *Producer) publishLoop(ctx, pctx context.Context, host string, lines <-c
 		r := record.Line{ID: record.ID(l.ID()), SourceHost: host, SourcePath: l.Path, ReceivedAt: now.UTC(), Data: l.Data}
 		if p.cfg.OnRead != nil {
 			p.cfg.OnRead(r.ID)
+		}
+		if p.cfg.OnLine != nil {
+			p.cfg.OnLine(l.Path, l.End(), len(l.Data))
 		}
 		if len(pack) > 0 && (!broker.Contiguous(&pack[len(pack)-1], &r) || auto && packBytes+len(r.Data)+1 > AutoPackBytes) {
 			if err := flush(); err != nil {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/datastream/datastream/internal/clean"
@@ -115,10 +114,7 @@ func (s *Store) WriteClean(ctx context.Context, rows []clean.Row) error {
 		return sourceOf(rows[i].SourceHost, rows[i].SourcePath, rows[i].SourceInID, rows[i].ID)
 	})
 	if err == nil {
-		c := cleanRows{rows, src, make([]visitID, len(rows))}
-		err = retryDeadlock(func() error {
-			return s.write(ctx, s.cleanIns, c, func(tx *sql.Tx) error { return s.assignVisits(ctx, tx, rows, c.visits) })
-		})
+		err = s.writeCleanRollups(ctx, cleanRows{rows, src, make([]visitID, len(rows))})
 	}
 	if err != nil {
 		return fmt.Errorf("write %d rows to %s: %w", len(rows), s.cleanName, err)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // inserter writes rows with multi-row INSERT statements, each kept under the
@@ -33,8 +34,10 @@ func newInserter(table string, cols []string) inserter {
 	}
 }
 
-// exec inserts the rows of src in as few statements as fit in maxStmt.
-func (in inserter) exec(ctx context.Context, tx *sql.Tx, src rowSource, maxStmt int) error {
+// exec inserts the rows of src in as few statements as fit in maxStmt and
+// returns how many were new (a duplicate's "id = id" affects no row).
+func (in inserter) exec(ctx context.Context, tx *sql.Tx, src rowSource, maxStmt int) (int64, error) {
+	var inserted int64
 	a := collect(src, len(in.quoted))
 	args, sizes, ncols := a.args, a.sizes, len(in.quoted)
 	rows := len(sizes)
@@ -55,16 +58,53 @@ func (in inserter) exec(ctx context.Context, tx *sql.Tx, src rowSource, maxStmt 
 			sb.WriteString(in.group)
 		}
 		sb.WriteString(in.suffix)
-		if _, err := tx.ExecContext(ctx, sb.String(), args[start*ncols:end*ncols]...); err != nil {
-			return err
+		res, err := tx.ExecContext(ctx, sb.String(), args[start*ncols:end*ncols]...)
+		if err != nil {
+			return 0, err
 		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		inserted += n
 		start = end
 	}
-	return nil
+	return inserted, nil
 }
 
-// inTx runs f in a transaction and commits it.
+// inTx runs f in a transaction and commits it. A deadlock, a Galera
+// certification conflict or a node lost mid-transaction runs it again
+// (see Retryable) a few times before the error goes up to the consumer,
+// which retries the batch with backoff.
 func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	return retry(ctx, func() error { return s.inTxOnce(ctx, f) })
+}
+
+// retry runs f again while it fails with a Retryable error, up to
+// txAttempts times, with a short growing pause.
+func retry(ctx context.Context, f func() error) error {
+	pause := 20 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil || attempt == txAttempts || !Retryable(err) {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause *= 2
+	}
+}
+
+// txAttempts bounds retry: 20+40+...+320 ms of pauses, about the time a
+// Galera cluster takes to drop a node that stopped answering.
+const txAttempts = 6
+
+func (s *Store) inTxOnce(ctx context.Context, f func(tx *sql.Tx) error) error {
 	tx, err := s.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

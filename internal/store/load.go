@@ -30,19 +30,32 @@ var (
 	errLoadWarnings = errors.New("LOAD DATA left warnings")
 )
 
+// afterWrite runs in a batch's transaction once its rows are written, with
+// the number of rows the write inserted (duplicates of stored rows are not
+// counted).
+type afterWrite func(tx *sql.Tx, inserted int64) error
+
 // write stores the rows of src in one transaction, by LOAD DATA when the
 // store is set to and the batch is large enough, else by INSERT. before,
-// when not nil, runs first in the same transaction.
-func (s *Store) write(ctx context.Context, ins inserter, src rowSource, before func(tx *sql.Tx) error) error {
+// when not nil, runs first in the same transaction; after, when not nil,
+// runs in it before it commits.
+func (s *Store) write(ctx context.Context, ins inserter, src rowSource, before func(tx *sql.Tx) error, after afterWrite) error {
 	if before == nil {
 		before = func(*sql.Tx) error { return nil }
+	}
+	then := func(tx *sql.Tx, n int64, err error) error {
+		if err != nil || after == nil {
+			return err
+		}
+		return after(tx, n)
 	}
 	if s.loadData.Load() && src.len() >= minLoadRows {
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			if err := before(tx); err != nil {
 				return err
 			}
-			return ins.load(ctx, tx, src)
+			n, err := ins.load(ctx, tx, src)
+			return then(tx, n, err)
 		})
 		if loadRefused(err) {
 			s.loadData.Store(false)
@@ -61,7 +74,8 @@ func (s *Store) write(ctx context.Context, ins inserter, src rowSource, before f
 		if err := before(tx); err != nil {
 			return err
 		}
-		return ins.exec(ctx, tx, src, s.maxStmt)
+		n, err := ins.exec(ctx, tx, src, s.maxStmt)
+		return then(tx, n, err)
 	})
 }
 
@@ -76,7 +90,7 @@ const maxPooled = 16 << 20
 // are NULL in every row are left out of the statement: each of them is
 // nullable with a NULL default, so the row is the same and the server does
 // less work (a log format fills only some of clean_log's columns).
-func (in inserter) load(ctx context.Context, tx *sql.Tx, src rowSource) error {
+func (in inserter) load(ctx context.Context, tx *sql.Tx, src rowSource) (int64, error) {
 	ncols := len(in.quoted)
 	skip := nullColumns(src, ncols)
 	cols := make([]string, 0, ncols)
@@ -102,17 +116,18 @@ func (in inserter) load(ctx context.Context, tx *sql.Tx, src rowSource) error {
 	defer mysql.DeregisterReaderHandler(name)
 	q := "LOAD DATA LOCAL INFILE 'Reader::" + name + "' IGNORE INTO TABLE " + in.table +
 		" CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (" + strings.Join(cols, ",") + ")"
-	if _, err := tx.ExecContext(ctx, q); err != nil {
-		return err
+	res, err := tx.ExecContext(ctx, q)
+	if err != nil {
+		return 0, err
 	}
 	var warnings int
 	if err := tx.QueryRowContext(ctx, "SELECT @@warning_count").Scan(&warnings); err != nil {
-		return err
+		return 0, err
 	}
 	if warnings > 0 {
-		return errLoadWarnings
+		return 0, errLoadWarnings
 	}
-	return nil
+	return res.RowsAffected()
 }
 
 // LoadCounts reports how many batches LOAD DATA stored, and how many it

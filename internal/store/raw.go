@@ -43,7 +43,7 @@ func (s *Store) WriteRaw(ctx context.Context, lines []record.Line) error {
 		return sourceOf(lines[i].SourceHost, lines[i].SourcePath, lines[i].SourceInID, lines[i].ID)
 	})
 	if err == nil {
-		err = s.write(ctx, s.rawIns, rawRows{lines, src}, nil)
+		err = s.write(ctx, s.rawIns, rawRows{lines, src}, nil, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("write %d rows to %s: %w", len(lines), s.rawName, err)

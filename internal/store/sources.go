@@ -91,13 +91,18 @@ func (s *Store) sourceID(ctx context.Context, src source) (uint32, error) {
 	// LAST_INSERT_ID(id) makes an existing row's id the statement's
 	// insert id, so one statement serves both cases and concurrent
 	// consumers agree on the id. A file's row starts with empty host and
-	// path when its lines come before its announcement.
-	res, err := s.DB.ExecContext(ctx, "INSERT INTO "+QuoteIdent(SourcesTable)+" (source_key, host, path) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)",
-		src.key(), src.host, src.path)
+	// path when its lines come before its announcement. Two Galera nodes
+	// adding the same source at once: one of them gets a certification
+	// conflict, and its retry finds the row.
 	var v int64
-	if err == nil {
-		v, err = res.LastInsertId()
-	}
+	err := retry(ctx, func() error {
+		res, err := s.DB.ExecContext(ctx, "INSERT INTO "+QuoteIdent(SourcesTable)+" (source_key, host, path) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)",
+			src.key(), src.host, src.path)
+		if err == nil {
+			v, err = res.LastInsertId()
+		}
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("register source %s: %w", src, err)
 	}

@@ -36,7 +36,10 @@ type Config struct {
 	// LoadData writes large batches with LOAD DATA LOCAL INFILE from memory
 	// instead of multi-row INSERT (the server must allow local_infile).
 	LoadData bool
-	Logger   *slog.Logger
+	// NoRollups leaves the dashboard's rollups out of clean writes (for
+	// measuring what they cost; `datastream rollup --rebuild` fills them).
+	NoRollups bool
+	Logger    *slog.Logger
 }
 
 // Store is an open database with the schema applied.
@@ -48,13 +51,15 @@ type Store struct {
 	cleanName string
 	dbName    string
 	// maxStmt bounds the size of one INSERT so it fits max_allowed_packet.
-	maxStmt  int
-	loadData atomic.Bool
-	log      *slog.Logger
+	maxStmt   int
+	loadData  atomic.Bool
+	noRollups bool
+	log       *slog.Logger
 	// The statements of each table, built once.
 	rawIns, cleanIns inserter
 
 	loads, loadFallbacks atomic.Int64
+	lastFold             atomic.Int64 // UnixNano of the last fold of rollups
 	sources              sourceIDs
 }
 
@@ -75,6 +80,9 @@ func ParseDSN(dsn string, tlsCfg *tls.Config) (*mysql.Config, error) {
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
 	cfg.InterpolateParams = true
+	// Affected rows must count only inserted rows: the rollups count what
+	// a batch really added (see rollup_write.go).
+	cfg.ClientFoundRows = false
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
 	}
@@ -105,7 +113,7 @@ func open(ctx context.Context, c Config, upTo int) (*Store, error) {
 	if err := createDatabase(ctx, cfg); err != nil {
 		return nil, err
 	}
-	conn, err := mysql.NewConnector(cfg)
+	conn, err := Connector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("mysql connector: %w", err)
 	}
@@ -122,6 +130,7 @@ func open(ctx context.Context, c Config, upTo int) (*Store, error) {
 		log: c.Logger.With("component", "store"),
 	}
 	s.loadData.Store(c.LoadData)
+	s.noRollups = c.NoRollups
 	s.rawIns = newInserter(s.raw, rawCols)
 	s.cleanIns = newInserter(s.clean, cleanCols)
 	if err := s.migrate(ctx, upTo); err != nil {
@@ -151,7 +160,7 @@ func (s *Store) Database() string { return s.dbName }
 func createDatabase(ctx context.Context, cfg *mysql.Config) error {
 	admin := cfg.Clone()
 	admin.DBName = ""
-	conn, err := mysql.NewConnector(admin)
+	conn, err := Connector(admin)
 	if err != nil {
 		return fmt.Errorf("mysql connector: %w", err)
 	}
@@ -170,26 +179,25 @@ func createDatabase(ctx context.Context, cfg *mysql.Config) error {
 }
 
 // migrate applies the embedded migrations this pair of tables has not had
-// yet (up to version upTo unless it is 0), under a named lock so
-// components starting together do not race.
+// yet (up to version upTo unless it is 0), under a lock that holds across
+// a Galera cluster (see lock) so components starting together do not race.
 func (s *Store) migrate(ctx context.Context, upTo int) error {
+	release, err := lock(ctx, s.DB, "migrate")
+	if err != nil {
+		return err
+	}
+	defer release()
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to MySQL: %w", err)
 	}
 	defer conn.Close()
-	lock := "datastream_migrate_" + s.dbName
-	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 60)", lock).Scan(&got); err != nil || got.Int64 != 1 {
-		return fmt.Errorf("take migration lock: %v (got %v)", err, got)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", lock) //nolint:errcheck
 
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS datastream_schema (
 		table_set  VARCHAR(255) NOT NULL PRIMARY KEY,
 		version    INT          NOT NULL,
 		applied_at DATETIME(6)  NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
-	) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`); err != nil {
+	) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`); err != nil && !schemaReadable(ctx, conn, err) {
 		return fmt.Errorf("create datastream_schema: %w", err)
 	}
 	set := s.rawName + "|" + s.cleanName
@@ -216,7 +224,8 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 		if err != nil {
 			return err
 		}
-		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(SourcesTable), "{{visitors}}", s.visitorsTable()).Replace(string(body))
+		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(SourcesTable), "{{visitors}}", s.visitorsTable(),
+			"{{traffic}}", s.rollupTable(trafficSuffix), "{{top}}", s.rollupTable(topSuffix), "{{rollup_visitors}}", s.rollupTable(visitorsSuffix), "{{pending}}", s.rollupTable(pendingSuffix)).Replace(string(body))
 		for _, stmt := range splitStatements(text) {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil && !alreadyApplied(err) {
 				return fmt.Errorf("migration %s: %w", base, err)
@@ -304,7 +313,7 @@ func (s *Store) CountFiles(ctx context.Context, files [][8]byte) (raw, clean int
 
 // DropTables removes this store's tables (tests and benchmarks).
 func (s *Store) DropTables(ctx context.Context) error {
-	for _, t := range []string{s.raw, s.clean, s.deadTable(), s.visitorsTable()} {
+	for _, t := range append([]string{s.raw, s.clean, s.deadTable(), s.visitorsTable()}, s.rollupTables()...) {
 		if _, err := s.DB.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
 			return err
 		}

@@ -202,10 +202,11 @@ func (e *Env) cleanup(t testing.TB) {
 		return
 	}
 	cfg.DBName = ""
-	db, err := sql.Open("mysql", cfg.FormatDSN())
+	conn, err := store.Connector(cfg) // one server, or the nodes of a cluster
 	if err != nil {
 		return
 	}
+	db := sql.OpenDB(conn)
 	defer db.Close()
 	if _, err := db.Exec("DROP DATABASE IF EXISTS " + store.QuoteIdent(e.Database)); err != nil {
 		t.Logf("cleanup: drop database %s: %v", e.Database, err)

@@ -357,13 +357,21 @@ var roles = []string{producer, lake, cleaner}
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	needServices(t)
+	h := baseHarness(t)
+	h.rabbit = testenv.NewProxy(t, h.env.AMQPAddr())
+	h.mysql = testenv.NewProxy(t, h.env.MySQLAddr())
+	return h
+}
+
+// baseHarness is a harness whose components talk to the servers directly
+// (the clusters' tests kill real nodes instead of cutting a proxy).
+func baseHarness(t *testing.T) *harness {
+	t.Helper()
 	env := testenv.New(t)
 	h := &harness{t: t, env: env, dir: t.TempDir(), procs: map[string]*proc{}, extra: map[string][]string{}}
 	h.logPath = filepath.Join(h.dir, "access.log")
 	h.logArg = h.logPath
 	h.st = env.Store(t)
-	h.rabbit = testenv.NewProxy(t, env.AMQPAddr())
-	h.mysql = testenv.NewProxy(t, env.MySQLAddr())
 	// Runs before the proxies close and the env is removed (cleanups are LIFO).
 	t.Cleanup(func() {
 		h.mu.Lock()
@@ -402,10 +410,18 @@ func tailLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// args are the flags of a component. A role may name one of several
+// instances, "data-clean-consumer/2": the part before the slash is the
+// subcommand.
 func (h *harness) args(role string) []string {
-	args := append([]string{role}, h.env.ArgsVia(h.rabbit.Addr(), h.mysql.Addr())...)
+	cmd, _, _ := strings.Cut(role, "/")
+	servers := h.env.Args()
+	if h.rabbit != nil {
+		servers = h.env.ArgsVia(h.rabbit.Addr(), h.mysql.Addr())
+	}
+	args := append([]string{cmd}, servers...)
 	args = append(args, "--shutdown-grace", "5s", "--log-level", "info")
-	switch role {
+	switch cmd {
 	case producer:
 		args = append(args, "--log", h.logArg, "--state-dir", filepath.Join(h.dir, "state"), "--poll-interval", "100ms")
 	default:
@@ -421,7 +437,7 @@ func (h *harness) start(role string) *proc {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.runs++
-	p := &proc{name: role, logPath: filepath.Join(h.dir, fmt.Sprintf("%02d-%s.log", h.runs, role)), done: make(chan struct{})}
+	p := &proc{name: role, logPath: filepath.Join(h.dir, fmt.Sprintf("%02d-%s.log", h.runs, strings.ReplaceAll(role, "/", "-"))), done: make(chan struct{})}
 	f, err := os.Create(p.logPath)
 	if err != nil {
 		h.t.Fatal(err)
@@ -451,7 +467,7 @@ func (h *harness) startAll() {
 
 // kill9 kills one component with SIGKILL and reaps it.
 func (h *harness) kill9(role string) {
-	if role == cleaner {
+	if strings.HasPrefix(role, cleaner) {
 		h.dlFaults++
 	}
 	h.proc(role).kill9()

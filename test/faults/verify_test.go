@@ -277,6 +277,14 @@ func (h *harness) verify(scenario string, lines []pos, recover time.Duration, no
 	cleanIDs := h.ids(ctx, "SELECT id FROM "+store.QuoteIdent(h.env.CleanTable))
 	deadIDs := h.ids(ctx, "SELECT id FROM "+h.deadTable())
 	res.Clean, res.Dead = len(cleanIDs), len(deadIDs)
+	// The rollups count every clean row once, whatever was re-delivered.
+	diffs, err := h.st.CheckRollups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Errorf("rollups: %s", d)
+	}
 	for id := range cleanIDs {
 		if w, ok := want[id]; !ok {
 			t.Errorf("clean_log row %s is of no line written", id)

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/datastream/datastream/internal/broker"
+	"github.com/datastream/datastream/internal/config"
+	"github.com/datastream/datastream/internal/refusal"
+)
+
+// failuresHelp is what --help says about how a component fails: the same
+// words as the README's "When it stops, when it retries".
+const failuresHelp = `
+Exit status: 0 done, or stopped by SIGTERM/SIGINT as a service; 1 a failure
+that retrying cannot heal, reported at start-up: no file matches --log (with
+--once or --follow=false), RabbitMQ or MySQL refuses the credentials, the
+vhost, a grant, or the database is missing and cannot be created; 2 bad flags;
+130 run --once interrupted (the summary so far is printed). A server that is
+down, restarting or unreachable is retried with backoff, at start-up and later.
+`
+
+// checkLogMatches fails when a run that reads to the end would find nothing:
+// without following, a path matching no file is a typo, not a file to wait for.
+func checkLogMatches(pattern string) error {
+	matches, err := filepath.Glob(pattern)
+	if err != nil {
+		return fmt.Errorf("--log %q: %w", pattern, err)
+	}
+	if len(matches) == 0 {
+		return fmt.Errorf("--log %q: no such file (nothing matches the path)", pattern)
+	}
+	return nil
+}
+
+// reachBroker connects to RabbitMQ and declares the topology once before a
+// component starts, so that a refusal retrying cannot heal (credentials,
+// vhost, permissions) stops the process at start-up with a clear message;
+// the components themselves retry every error forever. A broker that is
+// down or unreachable is waited for, as the components would.
+func (s *settings) reachBroker(ctx context.Context, name string) error {
+	d, err := s.dialer(name)
+	if err != nil {
+		return err
+	}
+	var bo broker.Backoff
+	for {
+		err := declareOnce(d, s.topology())
+		if err == nil {
+			return nil
+		}
+		if what, ok := refusal.Permanent(err); ok {
+			return &refusal.Error{Err: err, Msg: fmt.Sprintf("RabbitMQ at %s %s (not retried: fix the user, its password or its permissions on the vhost, or --amqp-url)",
+				config.RedactURL(s.AMQPURL), what)}
+		}
+		wait := bo.Next()
+		slog.Warn("RabbitMQ not reachable; retrying", "amqp", config.RedactURL(s.AMQPURL), "err", err, "in", wait.Round(time.Millisecond))
+		if !broker.Sleep(ctx, wait) {
+			return ctx.Err()
+		}
+	}
+}
+
+func declareOnce(d broker.Dialer, t broker.Topology) error {
+	conn, err := d.Dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	return t.Declare(ch)
+}

@@ -1,0 +1,186 @@
+package metrics
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/datastream/datastream/internal/broker"
+	"github.com/datastream/datastream/internal/clean"
+	"github.com/datastream/datastream/internal/record"
+)
+
+// Consumer instruments one consumer component.
+type Consumer struct {
+	s                     *Set
+	component             string
+	newestRead, newestLog atomic.Int64 // unix ns
+}
+
+// Consumer returns the instrumentation of the named consumer.
+func (s *Set) Consumer(component string) *Consumer { return &Consumer{s: s, component: component} }
+
+// Handler wraps h: messages, batch sizes and durations, failed batches, dead
+// letters by reason class. A handler that keeps a dead-letter log keeps it.
+func (c *Consumer) Handler(h broker.Handler) broker.Handler {
+	w := &handler{h: h, c: c}
+	if dl, ok := h.(broker.DeadLetterLog); ok {
+		return struct {
+			*handler
+			broker.DeadLetterLog
+		}{w, dl}
+	}
+	return w
+}
+
+type handler struct {
+	h broker.Handler
+	c *Consumer
+}
+
+func (w *handler) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.Reject, error) {
+	s, comp := w.c.s, w.c.component
+	start := time.Now()
+	rejects, err := w.h.Handle(ctx, batch)
+	if err != nil {
+		s.batchErrors.WithLabelValues(comp).Inc()
+		if connectionLost(err) {
+			// database/sql drops the connection and opens another.
+			s.reconnects.WithLabelValues(comp, "mysql").Inc()
+		}
+		return rejects, err
+	}
+	s.batchSeconds.WithLabelValues(comp).Observe(time.Since(start).Seconds())
+	s.batchMessages.WithLabelValues(comp).Observe(float64(len(batch)))
+	s.consumed.WithLabelValues(comp).Add(float64(len(batch)))
+	for _, r := range rejects {
+		s.deadLetters.WithLabelValues(comp, ReasonClass(r.Reason)).Inc()
+	}
+	return rejects, nil
+}
+
+// ReasonClass maps a dead letter's reason to a label with few values.
+func ReasonClass(reason string) string {
+	switch {
+	case strings.HasPrefix(reason, "undecodable"):
+		return "undecodable"
+	case strings.HasPrefix(reason, "does not fit"):
+		return "format"
+	case strings.HasPrefix(reason, "the database"):
+		return "database"
+	}
+	return "other"
+}
+
+// Observer wraps a pipeline observer (nil: none) to count rows written.
+func (c *Consumer) Observer(next func(stored, rejected []record.ID)) func(stored, rejected []record.ID) {
+	rows := c.s.rows.WithLabelValues(c.component)
+	return func(stored, rejected []record.ID) {
+		rows.Add(float64(len(stored)))
+		if next != nil {
+			next(stored, rejected)
+		}
+	}
+}
+
+// committed records the newest line of a committed batch: read is when
+// the producer read it, logTime the log's own time (nil when unknown).
+func (c *Consumer) committed(read time.Time, logTime *time.Time) {
+	if read.IsZero() {
+		return
+	}
+	s := c.s
+	if raiseTo(&c.newestRead, read.UnixNano()) {
+		s.newestRead.WithLabelValues(c.component).Set(float64(read.UnixNano()) / 1e9)
+	}
+	s.commitLag.WithLabelValues(c.component).Observe(time.Since(read).Seconds())
+	if logTime != nil && raiseTo(&c.newestLog, logTime.UnixNano()) {
+		s.newestLog.WithLabelValues(c.component).Set(float64(logTime.UnixNano()) / 1e9)
+	}
+}
+
+// raiseTo sets v to n if n is larger and reports whether it did (batches of
+// several writers commit out of order).
+func raiseTo(v *atomic.Int64, n int64) bool {
+	for {
+		old := v.Load()
+		if n <= old {
+			return false
+		}
+		if v.CompareAndSwap(old, n) {
+			return true
+		}
+	}
+}
+
+// RawWriter is what the lake consumer writes through.
+type RawWriter interface {
+	WriteRaw(ctx context.Context, lines []record.Line) error
+}
+
+// CleanWriter is what the clean consumer writes through.
+type CleanWriter interface {
+	WriteClean(ctx context.Context, rows []clean.Row) error
+}
+
+// Raw wraps w to record the newest line committed.
+func (c *Consumer) Raw(w RawWriter) RawWriter { return rawWriter{w, c} }
+
+// Clean wraps w to record the newest line committed and its own time.
+func (c *Consumer) Clean(w CleanWriter) CleanWriter { return cleanWriter{w, c} }
+
+type rawWriter struct {
+	w RawWriter
+	c *Consumer
+}
+
+func (r rawWriter) WriteRaw(ctx context.Context, lines []record.Line) error {
+	if err := r.w.WriteRaw(ctx, lines); err != nil {
+		return err
+	}
+	var newest time.Time
+	for i := range lines {
+		if lines[i].ReceivedAt.After(newest) {
+			newest = lines[i].ReceivedAt
+		}
+	}
+	r.c.committed(newest, nil)
+	return nil
+}
+
+type cleanWriter struct {
+	w CleanWriter
+	c *Consumer
+}
+
+func (r cleanWriter) WriteClean(ctx context.Context, rows []clean.Row) error {
+	if err := r.w.WriteClean(ctx, rows); err != nil {
+		return err
+	}
+	var newest time.Time
+	var logTime *time.Time
+	for i := range rows {
+		if rows[i].ReceivedAt.After(newest) {
+			newest = rows[i].ReceivedAt
+		}
+		if t := rows[i].Time; t != nil && (logTime == nil || t.After(*logTime)) {
+			logTime = t
+		}
+	}
+	r.c.committed(newest, logTime)
+	return nil
+}
+
+// connectionLost reports whether a store error was the connection failing
+// (rather than the statement).
+func connectionLost(err error) bool {
+	var ne net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.As(err, &ne)
+}

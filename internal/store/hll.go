@@ -1,0 +1,126 @@
+package store
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+)
+
+// The unique-visitor sketch is a HyperLogLog with 2^hllP registers: a
+// standard error of 1.04/sqrt(16384) = 0.8%, so the 2% the dashboard
+// promises is 2.5 standard errors. Registers are rows of the visitors
+// table, merged with GREATEST, so the sketch of any range is one GROUP BY
+// and adding an item twice changes nothing.
+const (
+	hllP = 14
+	hllM = 1 << hllP
+)
+
+// hash64 is FNV-1a over the parts with a separator, finished by
+// murmur3's fmix64 so every bit depends on every input bit (HyperLogLog
+// reads the top bits as the register and the rest as the rank). It is
+// fixed, unlike hash/maphash, so competing consumers agree.
+func hash64(parts ...string) uint64 {
+	h := uint64(14695981039346656037)
+	for i, p := range parts {
+		if i > 0 {
+			h ^= 0xff
+			h *= 1099511628211
+		}
+		for j := 0; j < len(p); j++ {
+			h ^= uint64(p[j])
+			h *= 1099511628211
+		}
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+// hllRegister is the register an item of hash h sets and the rank it
+// sets it to (at least).
+func hllRegister(h uint64) (reg uint16, rho uint8) {
+	reg = uint16(h >> (64 - hllP))
+	rest := h<<hllP | 1<<(hllP-1) // a guard bit bounds the rank
+	return reg, uint8(bits.LeadingZeros64(rest) + 1)
+}
+
+// hllEstimate estimates the distinct items of a sketch given its
+// non-zero registers, with linear counting for small sets.
+func hllEstimate(regs map[uint16]uint8) float64 {
+	m := float64(hllM)
+	sum := float64(hllM - len(regs)) // 2^-0 for each empty register
+	for _, r := range regs {
+		sum += math.Ldexp(1, -int(r))
+	}
+	alpha := 0.7213 / (1 + 1.079/m)
+	e := alpha * m * m / sum
+	if zeros := hllM - len(regs); e <= 2.5*m && zeros > 0 {
+		return m * math.Log(m/float64(zeros))
+	}
+	return e
+}
+
+// sketch is a HyperLogLog's registers.
+type sketch [hllM]uint8
+
+// sparseMax is the most registers a stored sketch lists one by one (4
+// bytes each) before it is stored dense (one byte each).
+const sparseMax = hllM / 4
+
+// merge takes the larger of each register of an encoded sketch.
+func (s *sketch) merge(b []byte) error {
+	switch {
+	case len(b) == 0:
+		return nil
+	case b[0] == 'd' && len(b) == 1+hllM:
+		for i, r := range b[1:] {
+			s[i] = max(s[i], r)
+		}
+	case b[0] == 's' && (len(b)-1)%4 == 0:
+		for i := 1; i < len(b); i += 4 {
+			reg := uint16(b[i])<<8 | uint16(b[i+1])
+			if reg < hllM {
+				s[reg] = max(s[reg], b[i+2])
+			}
+		}
+	default:
+		return fmt.Errorf("bad sketch of %d bytes", len(b))
+	}
+	return nil
+}
+
+// encode stores the sketch sparse or dense, whichever is smaller.
+func (s *sketch) encode() []byte {
+	n := 0
+	for _, r := range s {
+		if r != 0 {
+			n++
+		}
+	}
+	if n > sparseMax {
+		return append([]byte{'d'}, s[:]...)
+	}
+	out := make([]byte, 1, 1+4*n)
+	out[0] = 's'
+	for i, r := range s {
+		if r != 0 {
+			out = append(out, byte(i>>8), byte(i), r, 0)
+		}
+	}
+	return out
+}
+
+// estimate is hllEstimate of the sketch.
+func (s *sketch) estimate() float64 {
+	regs := map[uint16]uint8{}
+	for i, r := range s {
+		if r != 0 {
+			regs[uint16(i)] = r
+		}
+	}
+	return hllEstimate(regs)
+}
