@@ -21,9 +21,9 @@ GRANT SELECT ON `datastream`.`datastream_schema` TO 'datastream_clean'@'%';
 GRANT SELECT, INSERT, UPDATE ON `datastream`.`clean_log` TO 'datastream_clean'@'%';
 GRANT SELECT, INSERT, UPDATE ON `datastream`.`clean_log_dead_letters` TO 'datastream_clean'@'%';
 GRANT SELECT, INSERT, UPDATE ON `datastream`.`log_source` TO 'datastream_clean'@'%';
--- Visits: one row per visitor, and rows of clean_log rewritten when a late
--- line joins two visits (UPDATE above).
-GRANT SELECT, INSERT, UPDATE ON `datastream`.`clean_log_visitors` TO 'datastream_clean'@'%';
+-- Visits: one row per visit, deleted when a late line merges two visits;
+-- the rows of clean_log are then rewritten (UPDATE above).
+GRANT SELECT, INSERT, UPDATE, DELETE ON `datastream`.`clean_log_visitors` TO 'datastream_clean'@'%';
 -- Rollups: each batch adds a pending row; a fold adds them to the tables
 -- and deletes them.
 GRANT SELECT, INSERT, UPDATE ON `datastream`.`clean_log_rollup_traffic` TO 'datastream_clean'@'%';

@@ -7,17 +7,20 @@ ALTER TABLE {{clean}} ADD COLUMN region VARCHAR(128) NULL AFTER network;
 ALTER TABLE {{clean}} ADD COLUMN latitude DOUBLE NULL AFTER region;
 ALTER TABLE {{clean}} ADD COLUMN longitude DOUBLE NULL AFTER latitude;
 ALTER TABLE {{clean}} ADD COLUMN ua_version VARCHAR(16) NULL AFTER ua_family;
--- Visits: one row per visitor (a hash of client address and user agent)
--- holding its latest visit, so that every clean consumer, competing or
--- restarted, numbers that visitor's visits alike. Rows are locked in the
--- clean consumer's write transaction (see README, "Visits").
+-- Visits: every visit of every visitor (a hash of client address and user
+-- agent), so that the visits are a function of the lines alone, whichever
+-- clean consumer, competing or restarted, writes which line when. The row
+-- with visit_key -2^63 holds the visitor's latest visit and is the lock its
+-- writers take in the clean consumer's write transaction; each earlier
+-- visit has a row keyed by its first time (see README, "Visits").
 CREATE TABLE IF NOT EXISTS {{visitors}} (
   visitor   BINARY(16)   NOT NULL,
-  visit_no  INT UNSIGNED NOT NULL,
-  -- The visit's first and last request, in ms since 1970 (UTC).
-  first_ms  BIGINT       NOT NULL,
-  last_ms   BIGINT       NOT NULL,
-  PRIMARY KEY (visitor)
+  visit_key BIGINT       NOT NULL,
+  -- The visit's first and last request, in ms since 1970 (UTC); NULL in
+  -- a lock row created before its first visit is written.
+  first_ms  BIGINT       NULL,
+  last_ms   BIGINT       NULL,
+  PRIMARY KEY (visitor, visit_key)
 ) ENGINE=InnoDB;
 -- Sizes in KB and MB as the original design computed them: an integer
 -- divided by an integer is a DECIMAL cut to 9 places (0.002529144 MB for
