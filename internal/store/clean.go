@@ -114,6 +114,9 @@ func (s *Store) WriteClean(ctx context.Context, rows []clean.Row) error {
 		return sourceOf(rows[i].SourceHost, rows[i].SourcePath, rows[i].SourceInID, rows[i].ID)
 	})
 	if err == nil {
+		err = s.announcedHosts(ctx, rows, src)
+	}
+	if err == nil {
 		err = s.writeCleanRollups(ctx, cleanRows{rows, src, make([]visitID, len(rows))})
 	}
 	if err != nil {

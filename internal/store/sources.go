@@ -58,6 +58,43 @@ func (s source) key() []byte {
 type sourceIDs struct {
 	mu  sync.Mutex
 	ids map[source]uint32
+	// hosts are the announced hosts of sources by id, once known.
+	hosts map[uint32]string
+}
+
+// announcedHosts fills the source host of rows whose message named only
+// its file (the host rides in the source announcement, which any consumer
+// may have stored): rollups count a line for its host. A source not
+// announced yet leaves the host empty, and is asked again next batch.
+func (s *Store) announcedHosts(ctx context.Context, rows []clean.Row, ids []uint32) error {
+	for i := range rows {
+		if !rows[i].SourceInID || rows[i].SourceHost != "" {
+			continue
+		}
+		s.sources.mu.Lock()
+		host, ok := s.sources.hosts[ids[i]]
+		s.sources.mu.Unlock()
+		if !ok {
+			if i > 0 && ids[i] == ids[i-1] {
+				rows[i].SourceHost = rows[i-1].SourceHost
+				continue
+			}
+			err := s.DB.QueryRowContext(ctx, "SELECT host FROM "+QuoteIdent(SourcesTable)+" WHERE id = ?", ids[i]).Scan(&host)
+			if err != nil {
+				return fmt.Errorf("read the host of source %d: %w", ids[i], err)
+			}
+			if host != "" {
+				s.sources.mu.Lock()
+				if s.sources.hosts == nil {
+					s.sources.hosts = map[uint32]string{}
+				}
+				s.sources.hosts[ids[i]] = host
+				s.sources.mu.Unlock()
+			}
+		}
+		rows[i].SourceHost = host
+	}
+	return nil
 }
 
 // resolveSources returns the ids of n rows' sources (at(i) gives row i's),

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,4 +201,10 @@ func TestSourcesAnnounced(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantAllSources(t, env, a, want, 3) // one per file, and the old format's
+	// The rollups count each row for its announced host.
+	for _, r := range rows {
+		if host, _, _ := strings.Cut(want[r.ID], "|"); r.SourceHost != host {
+			t.Fatalf("row %x counted for host %q, want %q", r.ID, r.SourceHost, host)
+		}
+	}
 }
