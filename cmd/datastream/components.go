@@ -35,16 +35,7 @@ func runSetup(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	conn, err := d.Dial()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return fmt.Errorf("open channel: %w", err)
-	}
-	if err := s.topology().Declare(ch); err != nil {
+	if err := s.topology().DeclareWith(d); err != nil {
 		return err
 	}
 	st, err := s.openStore(ctx)

@@ -48,7 +48,7 @@ func (s *settings) reachBroker(ctx context.Context, name string) error {
 	}
 	var bo broker.Backoff
 	for {
-		err := declareOnce(d, s.topology())
+		err := s.topology().DeclareWith(d)
 		if err == nil {
 			return nil
 		}
@@ -62,17 +62,4 @@ func (s *settings) reachBroker(ctx context.Context, name string) error {
 			return ctx.Err()
 		}
 	}
-}
-
-func declareOnce(d broker.Dialer, t broker.Topology) error {
-	conn, err := d.Dial()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return fmt.Errorf("open channel: %w", err)
-	}
-	return t.Declare(ch)
 }

@@ -230,7 +230,7 @@ func newStage(ctx context.Context, o *Options, db bool) (_ *stage, err error) {
 			return nil, err
 		}
 	}
-	return s, declare(s.dialer, s.topo)
+	return s, s.topo.DeclareWith(s.dialer)
 }
 
 // close removes what the stage made, unless o.Keep.
@@ -421,19 +421,6 @@ func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err
 		}
 	}
 	return res, nil
-}
-
-func declare(d broker.Dialer, t broker.Topology) error {
-	conn, err := d.Dial()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return err
-	}
-	return t.Declare(ch)
 }
 
 func cleanup(d broker.Dialer, t broker.Topology, server, database string, db bool) error {

@@ -73,6 +73,21 @@ func (t Topology) Declare(ch *amqp.Channel) error {
 }
 
 // Delete removes the topology; tests and benchmarks clean up with it.
+// DeclareWith declares t on a connection of its own from d, closed after:
+// for set-up before any component's session exists.
+func (t Topology) DeclareWith(d Dialer) error {
+	conn, err := d.Dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	return t.Declare(ch)
+}
+
 func (t Topology) Delete(ch *amqp.Channel) error {
 	for _, q := range t.Queues {
 		for _, name := range []string{q, DeadLetterQueue(q)} {
