@@ -67,34 +67,45 @@ type sourceIDs struct {
 // may have stored): rollups count a line for its host. A source not
 // announced yet leaves the host empty, and is asked again next batch.
 func (s *Store) announcedHosts(ctx context.Context, rows []clean.Row, ids []uint32) error {
+	var host string
+	var hostOf uint32 // 0: none yet (source ids start at 1)
 	for i := range rows {
 		if !rows[i].SourceInID || rows[i].SourceHost != "" {
 			continue
 		}
-		s.sources.mu.Lock()
-		host, ok := s.sources.hosts[ids[i]]
-		s.sources.mu.Unlock()
-		if !ok {
-			if i > 0 && ids[i] == ids[i-1] {
-				rows[i].SourceHost = rows[i-1].SourceHost
-				continue
+		// Rows of a batch mostly share a source: look it up once a run.
+		if ids[i] != hostOf {
+			var err error
+			if host, err = s.announcedHost(ctx, ids[i]); err != nil {
+				return err
 			}
-			err := s.DB.QueryRowContext(ctx, "SELECT host FROM "+QuoteIdent(SourcesTable)+" WHERE id = ?", ids[i]).Scan(&host)
-			if err != nil {
-				return fmt.Errorf("read the host of source %d: %w", ids[i], err)
-			}
-			if host != "" {
-				s.sources.mu.Lock()
-				if s.sources.hosts == nil {
-					s.sources.hosts = map[uint32]string{}
-				}
-				s.sources.hosts[ids[i]] = host
-				s.sources.mu.Unlock()
-			}
+			hostOf = ids[i]
 		}
 		rows[i].SourceHost = host
 	}
 	return nil
+}
+
+func (s *Store) announcedHost(ctx context.Context, id uint32) (string, error) {
+	s.sources.mu.Lock()
+	host, ok := s.sources.hosts[id]
+	s.sources.mu.Unlock()
+	if ok {
+		return host, nil
+	}
+	err := s.DB.QueryRowContext(ctx, "SELECT host FROM "+QuoteIdent(SourcesTable)+" WHERE id = ?", id).Scan(&host)
+	if err != nil {
+		return "", fmt.Errorf("read the host of source %d: %w", id, err)
+	}
+	if host != "" {
+		s.sources.mu.Lock()
+		if s.sources.hosts == nil {
+			s.sources.hosts = map[uint32]string{}
+		}
+		s.sources.hosts[id] = host
+		s.sources.mu.Unlock()
+	}
+	return host, nil
 }
 
 // resolveSources returns the ids of n rows' sources (at(i) gives row i's),
