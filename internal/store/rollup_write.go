@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
 )
 
 // How the rollups stay exact: the clean rows and what they add to the
@@ -25,12 +23,12 @@ import (
 // then count as a duplicate, under REPEATABLE READ and READ COMMITTED
 // alike, so a row is counted by exactly one transaction. Deadlocks between
 // competing consumers (the same hot minute rows) roll back the whole
-// transaction and are retried here.
+// transaction and are retried by inTx.
 
 var errDuplicates = errors.New("the batch holds rows already stored")
 
-// maxRollupAttempts bounds the retries of one batch (duplicates found,
-// deadlocks); past it the error goes to the consumer, which retries the
+// maxRollupAttempts bounds the retries of one batch for duplicates found
+// (inTx already retries deadlocks and lost nodes); past it the error goes to the consumer, which retries the
 // batch later.
 const maxRollupAttempts = 10
 
@@ -38,7 +36,7 @@ const maxRollupAttempts = 10
 func (s *Store) writeCleanRollups(ctx context.Context, src cleanRows) error {
 	visits := func(tx *sql.Tx) error { return s.assignVisits(ctx, tx, src.rows, src.visits) }
 	if s.noRollups {
-		return retryDeadlock(func() error { return s.write(ctx, s.cleanIns, src, visits, nil) })
+		return s.write(ctx, s.cleanIns, src, visits, nil)
 	}
 	for attempt := 1; ; attempt++ {
 		err := s.write(ctx, s.cleanIns, src, visits, func(tx *sql.Tx, inserted int64) error {
@@ -64,8 +62,6 @@ func (s *Store) writeCleanRollups(ctx context.Context, src cleanRows) error {
 			if src.len() == 0 {
 				return nil
 			}
-		case isLockConflict(err):
-			time.Sleep(time.Duration(attempt) * 20 * time.Millisecond)
 		default:
 			return err
 		}
@@ -87,13 +83,6 @@ func (s *Store) maybeFold(ctx context.Context) {
 	if _, err := s.FoldRollups(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("fold rollups", "err", err)
 	}
-}
-
-// isLockConflict reports a deadlock or lock wait timeout: the transaction
-// was rolled back and may be run again.
-func isLockConflict(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
 // unstored returns the rows of src whose ids clean_log does not hold, each

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/datastream/datastream/internal/clean"
 )
 
@@ -329,19 +327,4 @@ func visitHash(visitor [16]byte, first int64) [16]byte {
 	binary.BigEndian.PutUint64(b[16:], uint64(first))
 	sum := sha256.Sum256(b[:])
 	return [16]byte(sum[:16])
-}
-
-// retryDeadlock runs f again when the database chose it as a deadlock's
-// victim: competing consumers lock visitors in key order, but InnoDB's gap
-// locks can still, rarely, cross.
-func retryDeadlock(f func() error) error {
-	var err error
-	for range 5 {
-		err = f()
-		var me *mysql.MySQLError
-		if !errors.As(err, &me) || (me.Number != 1213 && me.Number != 1205) {
-			return err
-		}
-	}
-	return err
 }
