@@ -38,6 +38,7 @@ const (
 	topSuffix      = "_rollup_top"
 	visitorsSuffix = "_rollup_visitors"
 	pendingSuffix  = "_rollup_pending"
+	dirtySuffix    = "_rollup_dirty"
 )
 
 // Bot classes as stored: a row's is_bot is unknown until enrichment
@@ -57,7 +58,7 @@ const (
 func (s *Store) rollupTable(suffix string) string { return QuoteIdent(s.cleanName + suffix) }
 
 func (s *Store) rollupTables() []string {
-	return []string{s.rollupTable(trafficSuffix), s.rollupTable(topSuffix), s.rollupTable(visitorsSuffix), s.rollupTable(pendingSuffix)}
+	return []string{s.rollupTable(trafficSuffix), s.rollupTable(topSuffix), s.rollupTable(visitorsSuffix), s.rollupTable(pendingSuffix), s.rollupTable(dirtySuffix)}
 }
 
 // trafficKey is a row of the traffic table: the filters every panel has.
@@ -102,6 +103,9 @@ type rollup struct {
 	traffic  map[trafficKey]trafficVal
 	top      map[topKey]topVal
 	visitors map[visitorKey]uint8
+
+	day    int64 // the day dayStr names (Unix seconds)
+	dayStr string
 }
 
 func newRollup() *rollup {
@@ -191,7 +195,9 @@ func RespTimeBinUpper(bin int) float64 {
 	return math.Pow(1.1, float64(bin)) / 1000
 }
 
-// add counts row r.
+// add counts row r in its minute, under its own filter keys only: the
+// hour and day buckets and the rows of any filter are derived from these
+// by expand, once per distinct value rather than once per line.
 func (ru *rollup) add(r *clean.Row) {
 	t := rowTime(r)
 	host := RowHost(r)
@@ -208,59 +214,106 @@ func (ru *rollup) add(r *clean.Row) {
 	} else if r.BytesSent != nil {
 		bytes = uint64(*r.BytesSent)
 	}
-	day := t.Truncate(24 * time.Hour).Format("2006-01-02")
-	vreg, vrho := hllRegister(hash64(r.RemoteAddr, str(r.UserAgent), day))
+	b := truncUnix(t.Unix(), LevelMinute)
+	vreg, vrho := hllRegister(hash64(r.RemoteAddr, str(r.UserAgent), ru.dayString(t)))
 
-	type dimVal struct {
-		dim  uint8
-		val  string
-		hash uint64
+	tk := trafficKey{LevelMinute, b, host, status, country, isBot}
+	v := ru.traffic[tk]
+	v.requests++
+	v.bytes += bytes
+	ru.traffic[tk] = v
+	vk := visitorKey{LevelMinute, b, host, country, isBot, vreg}
+	if vrho > ru.visitors[vk] {
+		ru.visitors[vk] = vrho
 	}
-	var dims [9]dimVal
-	nd := 0
-	addDim := func(d uint8, v string) { dims[nd] = dimVal{d, v, hash64(v)}; nd++ }
+	addTop := func(d uint8, val string) {
+		k := topKey{d, LevelMinute, b, host, class, country, isBot, hash64(val)}
+		e, ok := ru.top[k]
+		if !ok {
+			e.value = clean.TextString(val, 255)
+		}
+		e.n++
+		ru.top[k] = e
+	}
 	path := str(r.Path)
-	addDim(DimPath, path)
+	addTop(DimPath, path)
 	if status == 404 {
-		addDim(DimNotFound, path)
+		addTop(DimNotFound, path)
 	}
-	addDim(DimAddr, r.RemoteAddr)
+	addTop(DimAddr, r.RemoteAddr)
 	if site := ReferrerSite(str(r.Referrer)); site != "" {
-		addDim(DimReferrer, site)
+		addTop(DimReferrer, site)
 	}
-	addDim(DimBrowser, str(r.UAFamily))
-	addDim(DimOS, str(r.UAOS))
-	addDim(DimDevice, str(r.Device))
+	addTop(DimBrowser, str(r.UAFamily))
+	addTop(DimOS, str(r.UAOS))
+	addTop(DimDevice, str(r.Device))
 	if isBot == botYes {
-		addDim(DimBot, str(r.BotName))
+		addTop(DimBot, str(r.BotName))
 	}
 	if r.RequestTime != nil && *r.RequestTime >= 0 {
-		addDim(DimRespTime, strconv.Itoa(rtBin(*r.RequestTime)))
+		addTop(DimRespTime, strconv.Itoa(rtBin(*r.RequestTime)))
 	}
+}
 
-	for lv := range uint8(numLevels) {
-		b := t.Truncate(levelSize[lv]).Unix()
-		tk := trafficKey{lv, b, host, status, country, isBot}
-		v := ru.traffic[tk]
-		v.requests++
-		v.bytes += bytes
-		ru.traffic[tk] = v
-		for _, vk := range [2]visitorKey{{lv, b, host, country, isBot, vreg}, {lv, b, "", "", botAny, vreg}} {
-			if vrho > ru.visitors[vk] {
-				ru.visitors[vk] = vrho
-			}
+// dayString is the UTC day of t as the visitors' hash takes it, formatted
+// once per day rather than once per row.
+func (ru *rollup) dayString(t time.Time) string {
+	if d := truncUnix(t.Unix(), LevelDay); d != ru.day || ru.dayStr == "" {
+		ru.day, ru.dayStr = d, time.Unix(d, 0).UTC().Format("2006-01-02")
+	}
+	return ru.dayStr
+}
+
+// expand turns minute rows under their own filter keys (what add and the
+// pending deltas hold) into the rows the tables keep: the first levels
+// levels, and for the top entries and visitors also the rows of any
+// filter. A fold expands to minutes only (hours and days are derived
+// later, see rollup_compact.go); a rebuild to every level.
+func (ru *rollup) expand(levels uint8) *rollup {
+	out := newRollup()
+	for k, v := range ru.traffic {
+		for lv := range levels {
+			k.level, k.bucket = lv, truncUnix(k.bucket, lv)
+			e := out.traffic[k]
+			e.requests += v.requests
+			e.bytes += v.bytes
+			out.traffic[k] = e
 		}
-		for _, d := range dims[:nd] {
-			for _, k := range [2]topKey{{d.dim, lv, b, host, class, country, isBot, d.hash}, {d.dim, lv, b, "", classAny, "", botAny, d.hash}} {
-				e, ok := ru.top[k]
-				if !ok {
-					e.value = clean.TextString(d.val, 255)
-				}
-				e.n++
-				ru.top[k] = e
+	}
+	for k, v := range ru.top {
+		b := k.bucket
+		for lv := range levels {
+			k.level, k.bucket = lv, truncUnix(b, lv)
+			for _, kk := range [2]topKey{k, {k.dim, lv, k.bucket, "", classAny, "", botAny, k.vhash}} {
+				e := out.top[kk]
+				e.value = v.value
+				e.n += v.n
+				out.top[kk] = e
 			}
 		}
 	}
+	for k, rho := range ru.visitors {
+		b := k.bucket
+		for lv := range levels {
+			k.level, k.bucket = lv, truncUnix(b, lv)
+			for _, kk := range [2]visitorKey{k, {lv, k.bucket, "", "", botAny, k.reg}} {
+				if rho > out.visitors[kk] {
+					out.visitors[kk] = rho
+				}
+			}
+		}
+	}
+	return out
+}
+
+// truncUnix is the start of the bucket of level lv holding Unix second u.
+func truncUnix(u int64, lv uint8) int64 {
+	size := int64(levelSize[lv] / time.Second)
+	r := u % size
+	if r < 0 {
+		r += size
+	}
+	return u - r
 }
 
 func sortedKeys[K comparable, V any](m map[K]V, less func(a, b K) int) []K {

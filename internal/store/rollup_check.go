@@ -15,6 +15,10 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	if _, err := s.FoldRollups(ctx); err != nil {
 		return nil, err
 	}
+	// Every level is compared, so every hour and day is derived first.
+	if _, err := s.compactRollups(ctx, 0, -1); err != nil {
+		return nil, err
+	}
 	var diffs []string
 	formats := [numLevels]string{"%Y-%m-%d %H:%i:00", "%Y-%m-%d %H:00:00", "%Y-%m-%d 00:00:00"}
 	for lv := range numLevels {

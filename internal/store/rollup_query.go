@@ -29,8 +29,9 @@ type piece struct {
 // pieces splits [from, to) into as few whole buckets as it can, at most
 // maxLevel: whole days in the middle, then whole hours, then minutes at
 // the edges. So any range costs at most a few hundred bucket rows per key
-// besides its days.
-func pieces(from, to time.Time, maxLevel int) []piece {
+// besides its days. A bucket in dirty (not derived yet from the level
+// below, see rollup_compact.go) is read from the level below.
+func pieces(from, to time.Time, maxLevel int, dirty map[bucketKey]bool) []piece {
 	if !from.Before(to) {
 		return nil
 	}
@@ -44,11 +45,51 @@ func pieces(from, to time.Time, maxLevel int) []piece {
 	}
 	hi := to.Truncate(size)
 	if !lo.Before(hi) {
-		return pieces(from, to, maxLevel-1)
+		return pieces(from, to, maxLevel-1, dirty)
 	}
-	out := pieces(from, lo, maxLevel-1)
-	out = append(out, piece{maxLevel, lo, hi})
-	return append(out, pieces(hi, to, maxLevel-1)...)
+	out := pieces(from, lo, maxLevel-1, dirty)
+	run := lo
+	if len(dirty) > 0 {
+		for b := lo; b.Before(hi); b = b.Add(size) {
+			if dirty[bucketKey{maxLevel, b.Unix()}] {
+				out = appendPiece(out, piece{maxLevel, run, b})
+				for _, p := range pieces(b, b.Add(size), maxLevel-1, dirty) {
+					out = appendPiece(out, p)
+				}
+				run = b.Add(size)
+			}
+		}
+	}
+	out = appendPiece(out, piece{maxLevel, run, hi})
+	for _, p := range pieces(hi, to, maxLevel-1, dirty) {
+		out = appendPiece(out, p)
+	}
+	return out
+}
+
+// appendPiece appends p, joined to the last piece when they meet at the
+// same level; an empty p is left out.
+func appendPiece(out []piece, p piece) []piece {
+	if !p.from.Before(p.to) {
+		return out
+	}
+	if n := len(out); n > 0 && out[n-1].level == p.level && out[n-1].to.Equal(p.from) {
+		out[n-1].to = p.to
+		return out
+	}
+	return append(out, p)
+}
+
+// pieces is pieces of [from, to) with the buckets marked now.
+func (s *Store) pieces(ctx context.Context, from, to time.Time, maxLevel int) ([]piece, error) {
+	if !from.Before(to) {
+		return nil, nil
+	}
+	dirty, err := s.dirtyBuckets(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return pieces(from, to, maxLevel, dirty), nil
 }
 
 // where is the WHERE clause of a filter over a rollup table: the pieces
@@ -154,9 +195,9 @@ type Totals struct {
 // Totals counts the requests, bytes, status classes and unique visitors.
 func (s *Store) Totals(ctx context.Context, f Filter) (Totals, error) {
 	var out Totals
-	ps := pieces(f.From, f.To, LevelDay)
-	if len(ps) == 0 {
-		return out, nil
+	ps, err := s.pieces(ctx, f.From, f.To, LevelDay)
+	if len(ps) == 0 || err != nil {
+		return out, err
 	}
 	w := f.where(ps, tableCols{status: true})
 	rows, err := s.DB.QueryContext(ctx, "SELECT status DIV 100, SUM(requests), SUM(bytes) FROM "+s.rollupTable(trafficSuffix)+" WHERE "+w.sb.String()+" GROUP BY 1", w.args...)
@@ -233,9 +274,9 @@ func SeriesStep(from, to time.Time) int {
 func (s *Store) Series(ctx context.Context, f Filter) (step time.Duration, out []Point, err error) {
 	lv := SeriesStep(f.From, f.To)
 	step = levelSize[lv]
-	ps := pieces(f.From, f.To, lv)
-	if len(ps) == 0 {
-		return step, nil, nil
+	ps, err := s.pieces(ctx, f.From, f.To, lv)
+	if len(ps) == 0 || err != nil {
+		return step, nil, err
 	}
 	w := f.where(ps, tableCols{status: true})
 	rows, err := s.DB.QueryContext(ctx, "SELECT bucket, status DIV 100, SUM(requests) FROM "+s.rollupTable(trafficSuffix)+" WHERE "+w.sb.String()+" GROUP BY bucket, 2", w.args...)
@@ -278,7 +319,10 @@ type Entry struct {
 
 // Top returns the limit values of dim with the most requests.
 func (s *Store) Top(ctx context.Context, f Filter, dim, limit int) ([]Entry, error) {
-	ps := pieces(f.From, f.To, LevelDay)
+	ps, err := s.pieces(ctx, f.From, f.To, LevelDay)
+	if err != nil {
+		return nil, err
+	}
 	if len(ps) == 0 {
 		return []Entry{}, nil
 	}
@@ -322,7 +366,10 @@ func (s *Store) Group(ctx context.Context, f Filter, col string, limit int) ([]E
 	if col != GroupHost && col != GroupCountry && col != GroupBot {
 		return nil, errors.New("no such group: " + col)
 	}
-	ps := pieces(f.From, f.To, LevelDay)
+	ps, err := s.pieces(ctx, f.From, f.To, LevelDay)
+	if err != nil {
+		return nil, err
+	}
 	if len(ps) == 0 {
 		return []Entry{}, nil
 	}
@@ -384,13 +431,15 @@ func (s *Store) RespTimes(ctx context.Context, f Filter) (Percentiles, error) {
 }
 
 // RollupVersion changes whenever rows are counted: the dashboard polls it
-// to tell its pages to refresh. It reads the day level only (a few rows
-// per day).
+// to tell its pages to refresh. It reads the day level and the marks
+// (a few rows per day): every fold touches the marks of what it adds.
 func (s *Store) RollupVersion(ctx context.Context) (string, error) {
-	var n sql.NullInt64
-	var b sql.NullTime
-	if err := s.DB.QueryRowContext(ctx, "SELECT SUM(requests), MAX(bucket) FROM "+s.rollupTable(trafficSuffix)+" WHERE level = ?", LevelDay).Scan(&n, &b); err != nil {
+	var n, marks sql.NullInt64
+	var b, touched sql.NullTime
+	if err := s.DB.QueryRowContext(ctx, "SELECT (SELECT SUM(requests) FROM "+s.rollupTable(trafficSuffix)+" WHERE level = ?), (SELECT MAX(bucket) FROM "+
+		s.rollupTable(trafficSuffix)+" WHERE level = ?), (SELECT COUNT(*) FROM "+s.rollupTable(dirtySuffix)+"), (SELECT MAX(touched) FROM "+s.rollupTable(dirtySuffix)+")",
+		LevelDay, LevelDay).Scan(&n, &b, &marks, &touched); err != nil {
 		return "", fmt.Errorf("read rollup version: %w", err)
 	}
-	return fmt.Sprintf("%d-%d", n.Int64, b.Time.Unix()), nil
+	return fmt.Sprintf("%d-%d-%d-%d", n.Int64, b.Time.Unix(), marks.Int64, touched.Time.UnixNano()), nil
 }

@@ -58,7 +58,7 @@ func (s *Store) RebuildRollups(ctx context.Context, since time.Time) (int64, err
 		if n == 0 {
 			return total, nil
 		}
-		if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.upsertRollup(ctx, tx, ru) }); err != nil {
+		if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.upsertRollup(ctx, tx, ru.expand(numLevels)) }); err != nil {
 			return total, err
 		}
 		total += int64(n)

@@ -189,3 +189,79 @@ func TestRollupQueriesEmpty(t *testing.T) {
 		t.Fatalf("top %v, %v", top, err)
 	}
 }
+
+// TestRollupsReadMarkedBuckets: hours and days not derived yet (marked by
+// the fold) are read from their minutes, and read the same once derived.
+func TestRollupsReadMarkedBuckets(t *testing.T) {
+	env := testenv.Parallel(t)
+	st := env.Store(t)
+	ctx := context.Background()
+	start := time.Date(2026, 3, 1, 21, 40, 0, 0, time.UTC)
+	rows := cleanRows(4000, 3, start) // nearly eight hours, over midnight
+	if err := st.WriteClean(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.FoldRollups(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var marked int
+	if err := st.DB.QueryRow("SELECT COUNT(*) FROM clean_log_rollup_dirty").Scan(&marked); err != nil {
+		t.Fatal(err)
+	}
+	// 21h-5h: nine hours and two days, all touched just now.
+	if marked != 11 {
+		t.Fatalf("%d hours and days marked, want 11", marked)
+	}
+	type view struct {
+		tot    store.Totals
+		top    []store.Entry
+		series []store.Point
+	}
+	read := func(f store.Filter) view {
+		var v view
+		var err error
+		if v.tot, err = st.Totals(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		if v.top, err = st.Top(ctx, f, store.DimPath, 5); err != nil {
+			t.Fatal(err)
+		}
+		if _, v.series, err = st.Series(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	filters := []store.Filter{
+		{From: start.Truncate(24 * time.Hour), To: start.Add(48 * time.Hour)},
+		{From: start.Add(17 * time.Minute), To: start.Add(7*time.Hour + 3*time.Minute), Status: 4},
+		{From: start.Add(2 * time.Hour).Truncate(time.Hour), To: start.Add(5 * time.Hour).Truncate(time.Hour), Bots: "only"},
+	}
+	before := make([]view, len(filters))
+	for i, f := range filters {
+		before[i] = read(f)
+		var want int64
+		q := "SELECT COUNT(*) FROM clean_log WHERE ts >= ? AND ts < ?"
+		switch {
+		case f.Status != 0:
+			q += " AND status BETWEEN 400 AND 499"
+		case f.Bots == "only":
+			q += " AND is_bot"
+		}
+		if err := st.DB.QueryRow(q, f.From, f.To).Scan(&want); err != nil {
+			t.Fatal(err)
+		}
+		if before[i].tot.Requests != want || want == 0 {
+			t.Errorf("filter %d, marked: %d requests, SQL %d", i, before[i].tot.Requests, want)
+		}
+	}
+	checkExact(t, st) // derives every marked bucket
+	if err := st.DB.QueryRow("SELECT COUNT(*) FROM clean_log_rollup_dirty").Scan(&marked); err != nil || marked != 0 {
+		t.Fatalf("%d marks left after deriving, %v", marked, err)
+	}
+	for i, f := range filters {
+		after := read(f)
+		if after.tot != before[i].tot || fmt.Sprint(after.top) != fmt.Sprint(before[i].top) || fmt.Sprint(after.series) != fmt.Sprint(before[i].series) {
+			t.Errorf("filter %d reads differently once derived:\n%+v\n%+v", i, before[i], after)
+		}
+	}
+}

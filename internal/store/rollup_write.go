@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -68,22 +69,87 @@ func (s *Store) writeCleanRollups(ctx context.Context, src cleanRows) error {
 	}
 }
 
-// foldEvery is how often a writer folds the pending rollups.
+// foldEvery is how often a writer's process folds the pending rollups.
 const foldEvery = time.Second
 
-// maybeFold folds the pending rollups when no writer of this process has
-// for foldEvery. A failure is only logged: the rows stay pending and the
-// next fold adds them.
-func (s *Store) maybeFold(ctx context.Context) {
-	now := time.Now().UnixNano()
-	last := s.lastFold.Load()
-	if now-last < int64(foldEvery) || !s.lastFold.CompareAndSwap(last, now) {
-		return
-	}
-	if _, err := s.FoldRollups(ctx); err != nil && ctx.Err() == nil {
-		s.log.Warn("fold rollups", "err", err)
+// folder folds the pending rollups in the background, at most once per
+// foldEvery and only after this process wrote, so a batch's commit never
+// waits for a fold (which upserts a second of batches and would hold
+// the consumer, and every line behind it, for as long).
+type folder struct {
+	start  sync.Once
+	kick   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// maybeFold asks the background folder for a fold.
+func (s *Store) maybeFold(context.Context) {
+	f := &s.folder
+	f.start.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		f.kick, f.cancel, f.done = make(chan struct{}, 1), cancel, make(chan struct{})
+		go s.foldLoop(ctx)
+	})
+	select {
+	case f.kick <- struct{}{}:
+	default:
 	}
 }
+
+func (s *Store) foldLoop(ctx context.Context) {
+	defer close(s.folder.done)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.folder.kick:
+		}
+		// A failure is only logged: the rows stay pending and the next
+		// fold adds them.
+		if _, err := s.FoldRollups(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("fold rollups", "err", err)
+		}
+		t.Reset(foldEvery)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// stopFolding stops the background folder and folds once more, for at most
+// foldGrace, so what this process wrote is in the tables when it exits.
+func (s *Store) stopFolding() {
+	f := &s.folder
+	started := false
+	f.start.Do(func() {}) // no folder starts after this
+	if f.cancel != nil {
+		started = true
+		f.cancel()
+		<-f.done
+	}
+	if !started {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), foldGrace)
+	defer cancel()
+	_, err := s.FoldRollups(ctx)
+	if err == nil {
+		// What it wrote last is quiet now: derive its hours and days, so
+		// a reader after a `run --once` reads them, not their minutes.
+		_, err = s.compactRollups(ctx, 0, -1)
+	}
+	if err != nil {
+		s.log.Warn("fold rollups at exit; the next folder adds the rest", "err", err)
+	}
+}
+
+// foldGrace bounds the fold at exit.
+const foldGrace = 5 * time.Second
 
 // unstored returns the rows of src whose ids clean_log does not hold, each
 // id once (a batch may carry a line twice).

@@ -59,7 +59,7 @@ type Store struct {
 	rawIns, cleanIns inserter
 
 	loads, loadFallbacks atomic.Int64
-	lastFold             atomic.Int64 // UnixNano of the last fold of rollups
+	folder               folder
 	sources              sourceIDs
 }
 
@@ -151,8 +151,12 @@ func open(ctx context.Context, c Config, upTo int) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the pool.
-func (s *Store) Close() error { return s.DB.Close() }
+// Close folds what this process left pending (briefly: a fold it cannot
+// finish is done by the next folder) and closes the pool.
+func (s *Store) Close() error {
+	s.stopFolding()
+	return s.DB.Close()
+}
 
 // Database is the name of the database in use.
 func (s *Store) Database() string { return s.dbName }
@@ -231,7 +235,7 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 			return err
 		}
 		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(SourcesTable), "{{visitors}}", s.visitorsTable(),
-			"{{traffic}}", s.rollupTable(trafficSuffix), "{{top}}", s.rollupTable(topSuffix), "{{rollup_visitors}}", s.rollupTable(visitorsSuffix), "{{pending}}", s.rollupTable(pendingSuffix)).Replace(string(body))
+			"{{traffic}}", s.rollupTable(trafficSuffix), "{{top}}", s.rollupTable(topSuffix), "{{rollup_visitors}}", s.rollupTable(visitorsSuffix), "{{pending}}", s.rollupTable(pendingSuffix), "{{rollup_dirty}}", s.rollupTable(dirtySuffix)).Replace(string(body))
 		for _, stmt := range splitStatements(text) {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil && !alreadyApplied(err) {
 				return fmt.Errorf("migration %s: %w", base, err)
