@@ -78,11 +78,11 @@ func TestConsumersRunWithLeastPrivilege(t *testing.T) {
 	runCmd(t, ctx, append([]string{"setup"}, env.Args()...)...)
 	lakeDSN, cleanDSN, run := grantsFor(t, env)
 
-	start := func(name, dsn string) *exec.Cmd {
+	start := func(name, dsn string) (*exec.Cmd, *testenv.SyncBuffer) {
 		args := withArg(append([]string{name}, env.Args()...), "--mysql-dsn", dsn)
 		cmd := exec.CommandContext(ctx, binary(t), args...)
-		var errb testenv.SyncBuffer
-		cmd.Stderr = &errb
+		errb := new(testenv.SyncBuffer)
+		cmd.Stderr = errb
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -91,10 +91,10 @@ func TestConsumersRunWithLeastPrivilege(t *testing.T) {
 				t.Logf("%s stderr:\n%s", name, errb.String())
 			}
 		})
-		return cmd
+		return cmd, errb
 	}
-	lake := start("data-lake-consumer", lakeDSN)
-	clean := start("data-clean-consumer", cleanDSN)
+	lake, _ := start("data-lake-consumer", lakeDSN)
+	clean, cleanLog := start("data-clean-consumer", cleanDSN)
 	runCmd(t, ctx, append([]string{"logs-producer", "--log", path, "--follow=false", "--state-dir", t.TempDir()}, env.Args()...)...)
 	st := env.Store(t)
 	dlq := broker.DeadLetterQueue(env.CleanQueue)
@@ -117,6 +117,14 @@ func TestConsumersRunWithLeastPrivilege(t *testing.T) {
 		}
 	}
 	checkTables(t, env, want, 2, 2)
+	// The clean consumer folded and derived its rollups with its grants.
+	if l := cleanLog.String(); strings.Contains(l, "denied") || strings.Contains(l, "fold rollups") {
+		t.Errorf("the clean consumer could not keep its rollups:\n%s", l)
+	}
+	var marks int
+	if err := st.DB.QueryRow("SELECT COUNT(*) FROM clean_log_rollup_dirty").Scan(&marks); err != nil || marks != 0 {
+		t.Errorf("%d hours and days left to derive after the clean consumer stopped (%v)", marks, err)
+	}
 
 	// Without its grants a consumer stops at start-up and says why.
 	run("REVOKE ALL PRIVILEGES, GRANT OPTION FROM '" + mustUser(t, cleanDSN) + "'@'%'")

@@ -24,17 +24,20 @@ GRANT SELECT, INSERT, UPDATE ON `datastream`.`log_source` TO 'datastream_clean'@
 -- Visits: one row per visit, deleted when a late line merges two visits;
 -- the rows of clean_log are then rewritten (UPDATE above).
 GRANT SELECT, INSERT, UPDATE, DELETE ON `datastream`.`clean_log_visitors` TO 'datastream_clean'@'%';
--- Rollups: each batch adds a pending row; a fold adds them to the tables
--- and deletes them.
-GRANT SELECT, INSERT, UPDATE ON `datastream`.`clean_log_rollup_traffic` TO 'datastream_clean'@'%';
-GRANT SELECT, INSERT, UPDATE ON `datastream`.`clean_log_rollup_top` TO 'datastream_clean'@'%';
-GRANT SELECT, INSERT, UPDATE ON `datastream`.`clean_log_rollup_visitors` TO 'datastream_clean'@'%';
+-- Rollups: each batch adds a pending row; a fold adds them to the minute
+-- rows, deletes them and marks hours and days, which are later derived
+-- again (deleted and inserted) from the level below.
+GRANT SELECT, INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_traffic` TO 'datastream_clean'@'%';
+GRANT SELECT, INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_top` TO 'datastream_clean'@'%';
+GRANT SELECT, INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_visitors` TO 'datastream_clean'@'%';
 GRANT SELECT, INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_pending` TO 'datastream_clean'@'%';
+GRANT SELECT, INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_dirty` TO 'datastream_clean'@'%';
 
 -- dashboard and report: read everything; they fold pending rollups too.
 CREATE USER IF NOT EXISTS 'datastream_dashboard'@'%' IDENTIFIED BY 'change-me-dashboard';
 GRANT SELECT ON `datastream`.* TO 'datastream_dashboard'@'%';
-GRANT INSERT, UPDATE ON `datastream`.`clean_log_rollup_traffic` TO 'datastream_dashboard'@'%';
-GRANT INSERT, UPDATE ON `datastream`.`clean_log_rollup_top` TO 'datastream_dashboard'@'%';
-GRANT INSERT, UPDATE ON `datastream`.`clean_log_rollup_visitors` TO 'datastream_dashboard'@'%';
+GRANT INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_traffic` TO 'datastream_dashboard'@'%';
+GRANT INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_top` TO 'datastream_dashboard'@'%';
+GRANT INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_visitors` TO 'datastream_dashboard'@'%';
 GRANT DELETE ON `datastream`.`clean_log_rollup_pending` TO 'datastream_dashboard'@'%';
+GRANT INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_dirty` TO 'datastream_dashboard'@'%';
