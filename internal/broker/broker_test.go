@@ -208,3 +208,91 @@ func TestPackedMessagesLowerPrefetch(t *testing.T) {
 		t.Fatalf("subscribed again %d times, want once", n)
 	}
 }
+
+// TestDeadLetterNackEndsSession: when RabbitMQ nacks a dead letter, the
+// consumer starts a new session (new connection and channels) instead of
+// retrying on the channel that was refused, and once the broker accepts
+// again every message is stored or dead-lettered and acked.
+func TestDeadLetterNackEndsSession(t *testing.T) {
+	env := testenv.Parallel(t)
+	topo := env.Topology("classic")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := topo.DeclareWith(env.Dialer()); err != nil {
+		t.Fatal(err)
+	}
+	// A queue that refuses every message, bound beside the dead-letter
+	// queue: a message routed to it is nacked to the publisher.
+	conn, err := env.Dialer().Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := env.LakeQueue + ".full"
+	if _, err := ch.QueueDeclare(full, false, true, false, false, amqp.Table{"x-max-length": int32(0), "x-overflow": "reject-publish"}); err != nil {
+		t.Fatal(err)
+	}
+	defer ch.QueueDelete(full, false, false, false) //nolint:errcheck
+	if err := ch.QueueBind(full, env.LakeQueue, topo.DeadLetterExchange(), false, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	const n = 20
+	pub := broker.NewPublisher(broker.PublisherConfig{Dialer: env.Dialer(), Topology: topo})
+	for i := range n {
+		l := record.Line{ID: record.NewID([8]byte{9}, int64(i)), ReceivedAt: time.Now(), Data: fmt.Appendf(nil, "line %d", i)}
+		if err := pub.Publish(ctx, broker.EncodeLine(&l), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pub.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs testenv.SyncBuffer
+	var stored, rejected atomic.Int64
+	cctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- broker.Consume(cctx, broker.ConsumerConfig{
+			Dialer: env.Dialer(), Topology: topo, Queue: env.LakeQueue, Prefetch: 50, BatchSize: 50,
+			Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
+			OnBatch: func(s, r int) { stored.Add(int64(s)); rejected.Add(int64(r)) },
+		}, &rejectOdd{seen: map[string]int{}})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Count(logs.String(), "consumer session ended") < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := strings.Count(logs.String(), "consumer session ended"); n < 2 || !strings.Contains(logs.String(), "nacked by the broker; reconnecting") {
+		t.Fatalf("%d new sessions after nacked dead letters, want 2 or more:\n%s", n, logs.String())
+	}
+	if strings.Contains(logs.String(), "storing batch failed") {
+		t.Fatalf("retried on the refused channel:\n%s", logs.String())
+	}
+	if stored.Load()+rejected.Load() != 0 {
+		t.Fatalf("acked %d messages while dead letters were refused", stored.Load()+rejected.Load())
+	}
+	// The broker accepts again: everything is settled.
+	if _, err := ch.QueueDelete(full, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for stored.Load()+rejected.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if stored.Load() != n/2 || rejected.Load() != n/2 {
+		t.Fatalf("stored %d, dead-lettered %d, want %d each", stored.Load(), rejected.Load(), n/2)
+	}
+	if d := env.QueueDepth(t, env.LakeQueue); d != 0 {
+		t.Fatalf("%d messages left in the queue", d)
+	}
+}

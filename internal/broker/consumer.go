@@ -103,7 +103,7 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 		cfg.BatchSize = cfg.Prefetch
 	}
 	if cfg.Linger <= 0 {
-		cfg.Linger = 20 * time.Millisecond
+		cfg.Linger = 10 * time.Millisecond
 	}
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 10 * time.Second
@@ -302,6 +302,9 @@ type turn struct {
 
 var errEarlierBatch = errors.New("an earlier batch was not stored; leaving this one unacked")
 
+// errDeadLetterNacked: RabbitMQ refused a dead letter.
+var errDeadLetterNacked = errors.New("nacked by the broker")
+
 // flush hands the batch to h until it succeeds, dead-letters the rejects,
 // then acks the whole batch with one multiple ack.
 func flush(ctx context.Context, cfg ConsumerConfig, h Handler, dl *deadLetterer, ch *amqp.Channel, batch []amqp.Delivery, log *slog.Logger, prev *turn) error {
@@ -335,6 +338,13 @@ func flush(ctx context.Context, cfg ConsumerConfig, h Handler, dl *deadLetterer,
 				cfg.OnBatch(len(batch)-nrej, nrej)
 			}
 			return nil
+		}
+		if errors.Is(err, errDeadLetterNacked) {
+			// A channel RabbitMQ nacks stays that way on some versions
+			// (3.10, opened while quorum queues elect a leader): retrying on
+			// it stalls the queue until the node returns. A new session has
+			// new channels; the batch, unacked, comes again.
+			return fmt.Errorf("%w; reconnecting", err)
 		}
 		d := bo.Next()
 		log.Warn("storing batch failed; will retry, messages stay unacked", "err", err, "size", len(batch), "in", d.Round(time.Millisecond))
@@ -390,7 +400,7 @@ func (d *deadLetterer) sendAll(ctx context.Context, batch []amqp.Delivery, rejec
 			return fmt.Errorf("dead-letter message %s: %w", id, err)
 		}
 		if !ok {
-			return fmt.Errorf("dead-letter message %s: nacked by the broker", id)
+			return fmt.Errorf("dead-letter message %s: %w", id, errDeadLetterNacked)
 		}
 	}
 	return nil
