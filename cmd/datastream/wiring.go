@@ -64,7 +64,7 @@ func newFlags(name, usage string, s *settings) (*config.FlagSet, error) {
 func consumerFlags(fs *config.FlagSet, s *settings) {
 	fs.Int(&s.Prefetch, "prefetch", 2000, "unacked messages a consumer holds")
 	fs.Int(&s.BatchSize, "batch-size", 500, "deliveries written per transaction")
-	fs.Duration(&s.Linger, "flush-interval", 20*time.Millisecond, "how long a partial batch waits for more messages")
+	fs.Duration(&s.Linger, "flush-interval", 10*time.Millisecond, "how long a partial batch waits for more messages (a line waits at most this long for company; a busy queue fills batches anyway)")
 	fs.Int(&s.BatchBytes, "batch-bytes", 512<<10, "a batch ends early once its message bodies reach this many bytes")
 	fs.Bool(&s.LoadData, "load-data", true, "write batches of 32 rows or more with LOAD DATA LOCAL INFILE from memory instead of multi-row INSERT (falls back to INSERT when the server refuses it or a load leaves warnings)")
 	fs.Int(&s.PrefetchLines, "prefetch-lines", 20000, "with packed messages, keep prefetch × lines per message under this by lowering --prefetch (0: never)")
