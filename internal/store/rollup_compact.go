@@ -52,10 +52,11 @@ func (s *Store) markDirty(ctx context.Context, tx *sql.Tx, ru *rollup) error {
 }
 
 // compactRollups derives the marked hours, then days, quiet for idle, at
-// most limit of them (all when limit < 0); it returns how many.
-func (s *Store) compactRollups(ctx context.Context, idle time.Duration, limit int) (int, error) {
+// most limit of them (all when limit < 0), waiting at most wait for the
+// fold lock; it returns how many.
+func (s *Store) compactRollups(ctx context.Context, idle time.Duration, limit int, wait time.Duration) (int, error) {
 	n := 0
-	_, err := s.withFoldLock(ctx, func(conn *sql.Conn) error {
+	_, err := s.withFoldLock(ctx, wait, func(conn *sql.Conn) error {
 		cutoff := time.Now().UTC().Add(-idle)
 		dirty := s.rollupTable(dirtySuffix)
 		queries := [...]string{
@@ -202,4 +203,14 @@ func (s *Store) dirtyBuckets(ctx context.Context, from, to time.Time) (map[bucke
 		out[k] = true
 	}
 	return out, rows.Err()
+}
+
+// DeriveRollups folds every pending batch and derives every marked hour
+// and day, quiet or not: for checks, benchmarks and the end of a run,
+// when nothing else is writing.
+func (s *Store) DeriveRollups(ctx context.Context) (int, error) {
+	if _, err := s.FoldRollups(ctx); err != nil {
+		return 0, err
+	}
+	return s.compactRollups(ctx, 0, -1, foldWait)
 }

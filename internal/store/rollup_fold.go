@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"time"
 )
 
 // A batch's rollup is stored as one pending row in the batch's
@@ -34,12 +35,23 @@ const foldBatch = 500
 // FoldRollups adds the pending batches to the rollup tables, foldBatch
 // at a time, until none is left, then derives the hours and days that
 // have been quiet for compactIdle (a few at a time); it returns how many
-// batches it folded. The clean consumers call it in the background, the
-// dashboard and the report before they read.
+// batches it folded. When another connection is folding it waits for it
+// (up to foldWait), so what was committed before the call is counted when
+// it returns: the dashboard and the report call it before they read.
 func (s *Store) FoldRollups(ctx context.Context) (int, error) {
+	return s.fold(ctx, foldWait)
+}
+
+// foldWait bounds how long FoldRollups waits for another folder.
+const foldWait = 30 * time.Second
+
+// fold is FoldRollups waiting at most wait for the fold lock; the clean
+// consumers' background folder does not wait (0): whoever holds the lock
+// folds their batches too.
+func (s *Store) fold(ctx context.Context, wait time.Duration) (int, error) {
 	total := 0
 	for {
-		n, err := s.foldOnce(ctx)
+		n, err := s.foldOnce(ctx, wait)
 		total += n
 		if err != nil {
 			return total, err
@@ -48,14 +60,15 @@ func (s *Store) FoldRollups(ctx context.Context) (int, error) {
 			break
 		}
 	}
-	_, err := s.compactRollups(ctx, compactIdle, compactMax)
+	_, err := s.compactRollups(ctx, compactIdle, compactMax, wait)
 	return total, err
 }
 
 // withFoldLock runs f on a connection holding the fold lock, and not at
-// all (ok false) when another connection holds it: one folder at a time,
-// as the visitors' sketches are read, merged and written back.
-func (s *Store) withFoldLock(ctx context.Context, f func(conn *sql.Conn) error) (ok bool, err error) {
+// all (ok false) when another connection holds it for longer than wait:
+// one folder at a time, as the visitors' sketches are read, merged and
+// written back.
+func (s *Store) withFoldLock(ctx context.Context, wait time.Duration, f func(conn *sql.Conn) error) (ok bool, err error) {
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
 		return false, err
@@ -65,7 +78,7 @@ func (s *Store) withFoldLock(ctx context.Context, f func(conn *sql.Conn) error) 
 	sum := sha256.Sum256([]byte(s.dbName + "." + s.cleanName))
 	lock := "datastream_fold_" + hex.EncodeToString(sum[:16])
 	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", lock).Scan(&got); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", lock, wait.Seconds()).Scan(&got); err != nil {
 		return false, err
 	}
 	if got.Int64 != 1 {
@@ -75,9 +88,9 @@ func (s *Store) withFoldLock(ctx context.Context, f func(conn *sql.Conn) error) 
 	return true, f(conn)
 }
 
-func (s *Store) foldOnce(ctx context.Context) (int, error) {
+func (s *Store) foldOnce(ctx context.Context, wait time.Duration) (int, error) {
 	n := 0
-	_, err := s.withFoldLock(ctx, func(conn *sql.Conn) error {
+	_, err := s.withFoldLock(ctx, wait, func(conn *sql.Conn) error {
 		return inConnTx(ctx, conn, func(tx *sql.Tx) error {
 			rows, err := tx.QueryContext(ctx, "SELECT id, delta FROM "+s.rollupTable(pendingSuffix)+" ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED", foldBatch)
 			if err != nil {

@@ -109,7 +109,7 @@ func (s *Store) foldLoop(ctx context.Context) {
 		}
 		// A failure is only logged: the rows stay pending and the next
 		// fold adds them.
-		if _, err := s.FoldRollups(ctx); err != nil && ctx.Err() == nil {
+		if _, err := s.fold(ctx, 0); err != nil && ctx.Err() == nil {
 			s.log.Warn("fold rollups", "err", err)
 		}
 		t.Reset(foldEvery)
@@ -137,13 +137,9 @@ func (s *Store) stopFolding() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), foldGrace)
 	defer cancel()
-	_, err := s.FoldRollups(ctx)
-	if err == nil {
-		// What it wrote last is quiet now: derive its hours and days, so
-		// a reader after a `run --once` reads them, not their minutes.
-		_, err = s.compactRollups(ctx, 0, -1)
-	}
-	if err != nil {
+	// What it wrote last is quiet now: derive its hours and days too, so
+	// a reader after a `run --once` reads them, not their minutes.
+	if _, err := s.DeriveRollups(ctx); err != nil {
 		s.log.Warn("fold rollups at exit; the next folder adds the rest", "err", err)
 	}
 }
