@@ -29,8 +29,12 @@ func (s *Store) addPending(ctx context.Context, tx *sql.Tx, ru *rollup) error {
 	return err
 }
 
-// foldBatch is the most pending rows one fold takes.
-const foldBatch = 500
+// foldBatch is the most pending rows one fold takes, foldBytes about the
+// most bytes of them it merges (a batch of 5,000 rows is about 700 kB).
+const (
+	foldBatch = 500
+	foldBytes = 16 << 20
+)
 
 // FoldRollups adds the pending batches to the rollup tables, foldBatch
 // at a time, until none is left, then derives the hours and days that
@@ -51,12 +55,12 @@ const foldWait = 30 * time.Second
 func (s *Store) fold(ctx context.Context, wait time.Duration) (int, error) {
 	total := 0
 	for {
-		n, err := s.foldOnce(ctx, wait)
+		n, more, err := s.foldOnce(ctx, wait)
 		total += n
 		if err != nil {
 			return total, err
 		}
-		if n < foldBatch {
+		if !more {
 			break
 		}
 	}
@@ -88,17 +92,25 @@ func (s *Store) withFoldLock(ctx context.Context, wait time.Duration, f func(con
 	return true, f(conn)
 }
 
-func (s *Store) foldOnce(ctx context.Context, wait time.Duration) (int, error) {
-	n := 0
-	_, err := s.withFoldLock(ctx, wait, func(conn *sql.Conn) error {
+func (s *Store) foldOnce(ctx context.Context, wait time.Duration) (n int, more bool, err error) {
+	_, err = s.withFoldLock(ctx, wait, func(conn *sql.Conn) error {
 		return inConnTx(ctx, conn, func(tx *sql.Tx) error {
-			rows, err := tx.QueryContext(ctx, "SELECT id, delta FROM "+s.rollupTable(pendingSuffix)+" ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED", foldBatch)
+			n, more = 0, false
+			rows, err := tx.QueryContext(ctx, "SELECT id, delta FROM "+s.rollupTable(pendingSuffix)+" ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED", s.foldLimit())
 			if err != nil {
 				return err
 			}
 			ru := newRollup()
 			var ids []any
+			size := 0
 			for rows.Next() {
+				if size >= foldBytes {
+					// Enough for one transaction: memory stays bounded when
+					// the folder is behind (a backfill); the rest is locked
+					// until the commit and folded next.
+					more = true
+					break
+				}
 				var id int64
 				var b []byte
 				if err := rows.Scan(&id, &b); err != nil {
@@ -110,6 +122,7 @@ func (s *Store) foldOnce(ctx context.Context, wait time.Duration) (int, error) {
 					return fmt.Errorf("pending rollup %d: %w", id, err)
 				}
 				ids = append(ids, id)
+				size += len(b)
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
@@ -125,14 +138,16 @@ func (s *Store) foldOnce(ctx context.Context, wait time.Duration) (int, error) {
 				return err
 			}
 			n = len(ids)
+			more = more || n == s.foldLimit()
+			s.folder.avgDelta.Store(int64(size / n))
 			_, err = tx.ExecContext(ctx, "DELETE FROM "+s.rollupTable(pendingSuffix)+" WHERE id IN ("+placeholders(len(ids))+")", ids...)
 			return err
 		})
 	})
 	if err != nil {
-		return 0, fmt.Errorf("fold rollups: %w", err)
+		return 0, false, fmt.Errorf("fold rollups: %w", err)
 	}
-	return n, nil
+	return n, more, nil
 }
 
 // inConnTx is inTx on one connection, at READ COMMITTED: the fold's
@@ -149,4 +164,15 @@ func inConnTx(ctx context.Context, conn *sql.Conn, f func(tx *sql.Tx) error) err
 		return err
 	}
 	return tx.Commit()
+}
+
+// foldLimit is how many pending rows a fold takes: foldBatch, or fewer
+// when the last ones averaged more than foldBytes/foldBatch, so a fold
+// does not read hundreds of megabytes to merge sixteen.
+func (s *Store) foldLimit() int {
+	avg := s.folder.avgDelta.Load()
+	if avg <= 0 {
+		return foldBatch
+	}
+	return int(min(foldBatch, max(1, foldBytes/avg+1)))
 }

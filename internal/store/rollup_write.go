@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -77,6 +78,8 @@ const foldEvery = time.Second
 // waits for a fold (which upserts a second of batches and would hold
 // the consumer, and every line behind it, for as long).
 type folder struct {
+	avgDelta atomic.Int64 // bytes of the pending rows last folded, on average
+
 	start  sync.Once
 	kick   chan struct{}
 	cancel context.CancelFunc
