@@ -200,6 +200,13 @@ func runAll(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	secs := time.Since(start).Seconds()
+	if !interrupted {
+		// The rollups of every row, hours and days derived, before the
+		// summary: a report or dashboard run next reads them as they are.
+		if _, err := st.DeriveRollups(ctx); err != nil {
+			slog.Warn("rollups not all folded; the dashboard or the next consumer folds the rest", "err", err)
+		}
+	}
 	land.mu.Lock()
 	rejected := land.rejected
 	files := make([][8]byte, 0, len(land.files))
