@@ -152,12 +152,7 @@ func (s *Store) deriveBucket(ctx context.Context, tx *sql.Tx, lv uint8, b time.T
 			rows.Close()
 			return err
 		}
-		g := groups[k]
-		if g == nil {
-			g = new(sketch)
-			groups[k] = g
-		}
-		if err := g.merge(sk); err != nil {
+		if err := sketchOf(groups, k).merge(sk); err != nil {
 			rows.Close()
 			return err
 		}

@@ -247,11 +247,7 @@ func (s *Store) mergeVisitors(ctx context.Context, tx *sql.Tx, ru *rollup) error
 	groups := map[sketchKey]*sketch{}
 	for k, rho := range ru.visitors {
 		sk := sketchKey{k.level, k.bucket, k.host, k.country, k.isBot}
-		g := groups[sk]
-		if g == nil {
-			g = new(sketch)
-			groups[sk] = g
-		}
+		g := sketchOf(groups, sk)
 		g[k.reg] = max(g[k.reg], rho)
 	}
 	keys := sortedKeys(groups, func(a, b sketchKey) int {
@@ -298,6 +294,16 @@ func (s *Store) mergeVisitors(ctx context.Context, tx *sql.Tx, ru *rollup) error
 			k := keys[i]
 			return append(args, k.level, bucketTime(k.bucket), k.host, k.country, k.isBot, groups[k].encode())
 		})
+}
+
+// sketchOf is the sketch of k in groups, a new one the first time.
+func sketchOf(groups map[sketchKey]*sketch, k sketchKey) *sketch {
+	g := groups[k]
+	if g == nil {
+		g = new(sketch)
+		groups[k] = g
+	}
+	return g
 }
 
 func bucketTime(unix int64) time.Time { return time.Unix(unix, 0).UTC() }
