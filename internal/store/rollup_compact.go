@@ -124,10 +124,10 @@ func (s *Store) deriveBucket(ctx context.Context, tx *sql.Tx, lv uint8, b time.T
 		"INSERT INTO " + traffic + " (level, bucket, host, status, country, is_bot, requests, bytes)" +
 			" SELECT ?, ?, host, status, country, is_bot, SUM(requests), SUM(bytes) FROM " + traffic +
 			" WHERE level = ? AND bucket >= ? AND bucket < ? GROUP BY host, status, country, is_bot",
-		"DELETE FROM " + top + " WHERE " + allDims + " AND level = ? AND bucket = ?",
+		"DELETE FROM " + top + " WHERE " + allDims + " AND " + allBots + " AND level = ? AND bucket = ?",
 		"INSERT INTO " + top + " (dim, level, bucket, host, status_class, country, is_bot, vhash, value, n)" +
 			" SELECT dim, ?, ?, host, status_class, country, is_bot, vhash, MAX(value), SUM(n) FROM " + top +
-			" WHERE " + allDims + " AND level = ? AND bucket >= ? AND bucket < ? GROUP BY dim, host, status_class, country, is_bot, vhash",
+			" WHERE " + allDims + " AND " + allBots + " AND level = ? AND bucket >= ? AND bucket < ? GROUP BY dim, host, status_class, country, is_bot, vhash",
 	}
 	for i, q := range stmts {
 		args := []any{lv, b}
@@ -174,9 +174,10 @@ func (s *Store) deriveBucket(ctx context.Context, tx *sql.Tx, lv uint8, b time.T
 		})
 }
 
-// allDims names every dimension, so that a statement on one bucket of
-// the top table reads a range of its primary key (dim, level, bucket, ...)
-// per dimension instead of the whole table.
+// allDims and allBots name every dimension and bot class, so that a
+// statement on one bucket of the top table reads a range of its primary
+// key (dim, is_bot, level, bucket, ...) per pair instead of the whole
+// table.
 var allDims = func() string {
 	var b strings.Builder
 	b.WriteString("dim IN (")
@@ -188,6 +189,8 @@ var allDims = func() string {
 	}
 	return b.String() + ")"
 }()
+
+var allBots = fmt.Sprintf("is_bot IN (%d, %d, %d, %d)", botNo, botYes, botUnknown, botAny)
 
 // bucketKey names a bucket of a level.
 type bucketKey struct {

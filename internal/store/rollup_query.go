@@ -123,17 +123,29 @@ type tableCols struct{ status, statusClass, any bool }
 
 func (f Filter) where(ps []piece, cols tableCols) *where {
 	w := &where{}
-	w.rangeOf(ps)
 	if cols.any {
+		// The bot class first, as an equality or a list: the top table's
+		// primary key is (dim, is_bot, level, bucket, ...), so the range
+		// read is the rows of the view asked for, not every filter key's.
 		if f.Host == "" && f.Status == 0 && f.Country == "" && f.Bots == "" {
-			w.add("host = '' AND country = '' AND is_bot = ?", botAny)
+			w.add("is_bot = ?", botAny)
+			w.rangeOf(ps)
+			w.add("host = '' AND country = ''")
 			if cols.statusClass {
 				w.add("status_class = ?", classAny)
 			}
 			return w
 		}
-		w.add("is_bot <> ?", botAny)
+		switch f.Bots {
+		case "only":
+			w.add("is_bot = ?", botYes)
+		case "exclude":
+			w.add("is_bot IN (?, ?)", botNo, botUnknown)
+		default:
+			w.add("is_bot IN (?, ?, ?)", botNo, botYes, botUnknown)
+		}
 	}
+	w.rangeOf(ps)
 	if f.Host != "" {
 		w.add("host = ?", f.Host)
 	}
@@ -151,11 +163,13 @@ func (f Filter) where(ps []piece, cols tableCols) *where {
 	default:
 		w.add("country = ?", f.Country)
 	}
-	switch f.Bots {
-	case "only":
-		w.add("is_bot = ?", botYes)
-	case "exclude":
-		w.add("is_bot <> ?", botYes)
+	if !cols.any {
+		switch f.Bots {
+		case "only":
+			w.add("is_bot = ?", botYes)
+		case "exclude":
+			w.add("is_bot <> ?", botYes)
+		}
 	}
 	return w
 }

@@ -213,8 +213,8 @@ func (s *Store) upsertRollup(ctx context.Context, tx *sql.Tx, ru *rollup) error 
 		return fmt.Errorf("rollup traffic: %w", err)
 	}
 	pk := sortedKeys(ru.top, func(a, b topKey) int {
-		return cmp.Or(cmp.Compare(a.dim, b.dim), cmp.Compare(a.level, b.level), cmp.Compare(a.bucket, b.bucket), cmp.Compare(a.host, b.host),
-			cmp.Compare(a.statusClass, b.statusClass), cmp.Compare(a.country, b.country), cmp.Compare(a.isBot, b.isBot), cmp.Compare(a.vhash, b.vhash))
+		return cmp.Or(cmp.Compare(a.dim, b.dim), cmp.Compare(a.isBot, b.isBot), cmp.Compare(a.level, b.level), cmp.Compare(a.bucket, b.bucket),
+			cmp.Compare(a.host, b.host), cmp.Compare(a.statusClass, b.statusClass), cmp.Compare(a.country, b.country), cmp.Compare(a.vhash, b.vhash))
 	})
 	err = upsert(ctx, tx, "INSERT INTO "+s.rollupTable(topSuffix)+" (dim, level, bucket, host, status_class, country, is_bot, vhash, value, n) VALUES ",
 		"(?,?,?,?,?,?,?,?,?,?)", " ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
