@@ -25,7 +25,7 @@ import (
 
 // BenchmarkPanelLatency measures each panel's API call, as the server
 // answers it, over a clean_log of DASHBOARD_BENCH_ROWS rows (default
-// 200,000; the README's table is at 5,000,000) spread over 30 days:
+// 200,000; docs/performance.md's table is at 5,000,000) spread over 30 days:
 // 3,000 paths, 60,000 addresses, 300 agents, 40 countries, a tenth bots.
 // The rows go through the clean writer (and so the rollups) into the
 // database dsbench_dashboard_<rows>, which is kept for the next run (drop
