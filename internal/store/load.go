@@ -40,23 +40,24 @@ type afterWrite func(tx *sql.Tx, inserted int64) error
 // when not nil, runs first in the same transaction; after, when not nil,
 // runs in it before it commits.
 func (s *Store) write(ctx context.Context, ins inserter, src rowSource, before func(tx *sql.Tx) error, after afterWrite) error {
-	if before == nil {
-		before = func(*sql.Tx) error { return nil }
-	}
-	then := func(tx *sql.Tx, n int64, err error) error {
-		if err != nil || after == nil {
-			return err
-		}
-		return after(tx, n)
-	}
-	if s.loadData.Load() && src.len() >= minLoadRows {
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			if err := before(tx); err != nil {
+	// store runs before, the statement of one method and after in one
+	// transaction.
+	store := func(stmt func(tx *sql.Tx) (int64, error)) error {
+		return s.inTx(ctx, func(tx *sql.Tx) error {
+			if before != nil {
+				if err := before(tx); err != nil {
+					return err
+				}
+			}
+			n, err := stmt(tx)
+			if err != nil || after == nil {
 				return err
 			}
-			n, err := ins.load(ctx, tx, src)
-			return then(tx, n, err)
+			return after(tx, n)
 		})
+	}
+	if s.loadData.Load() && src.len() >= minLoadRows {
+		err := store(func(tx *sql.Tx) (int64, error) { return ins.load(ctx, tx, src) })
 		if loadRefused(err) {
 			s.loadData.Store(false)
 			s.log.Warn("the server refuses LOAD DATA LOCAL (local_infile=OFF?); writing with INSERT from now on", "err", err)
@@ -70,13 +71,7 @@ func (s *Store) write(ctx context.Context, ins inserter, src rowSource, before f
 		}
 		s.loadFallbacks.Add(1)
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := before(tx); err != nil {
-			return err
-		}
-		n, err := ins.exec(ctx, tx, src, s.maxStmt)
-		return then(tx, n, err)
-	})
+	return store(func(tx *sql.Tx) (int64, error) { return ins.exec(ctx, tx, src, s.maxStmt) })
 }
 
 // loadBufs keeps LOAD DATA text buffers between batches: they are the
