@@ -56,10 +56,31 @@ func (s source) key() []byte {
 // sourceIDs caches the ids of the sources seen: a process follows a few
 // files, so after the first batch of a file no query is needed.
 type sourceIDs struct {
-	mu  sync.Mutex
-	ids map[source]uint32
+	ids syncMap[source, uint32]
 	// hosts are the announced hosts of sources by id, once known.
-	hosts map[uint32]string
+	hosts syncMap[uint32, string]
+}
+
+// syncMap is a map behind a mutex, for caches that every writer reads.
+type syncMap[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]V
+}
+
+func (c *syncMap[K, V]) get(k K) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	return v, ok
+}
+
+func (c *syncMap[K, V]) put(k K, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[K]V{}
+	}
+	c.m[k] = v
 }
 
 // announcedHosts fills the source host of rows whose message named only
@@ -87,23 +108,16 @@ func (s *Store) announcedHosts(ctx context.Context, rows []clean.Row, ids []uint
 }
 
 func (s *Store) announcedHost(ctx context.Context, id uint32) (string, error) {
-	s.sources.mu.Lock()
-	host, ok := s.sources.hosts[id]
-	s.sources.mu.Unlock()
-	if ok {
+	if host, ok := s.sources.hosts.get(id); ok {
 		return host, nil
 	}
+	var host string
 	err := s.DB.QueryRowContext(ctx, "SELECT host FROM "+QuoteIdent(SourcesTable)+" WHERE id = ?", id).Scan(&host)
 	if err != nil {
 		return "", fmt.Errorf("read the host of source %d: %w", id, err)
 	}
 	if host != "" {
-		s.sources.mu.Lock()
-		if s.sources.hosts == nil {
-			s.sources.hosts = map[uint32]string{}
-		}
-		s.sources.hosts[id] = host
-		s.sources.mu.Unlock()
+		s.sources.hosts.put(id, host)
 	}
 	return host, nil
 }
@@ -130,10 +144,7 @@ func (s *Store) resolveSources(ctx context.Context, n int, at func(i int) source
 }
 
 func (s *Store) sourceID(ctx context.Context, src source) (uint32, error) {
-	s.sources.mu.Lock()
-	id, ok := s.sources.ids[src]
-	s.sources.mu.Unlock()
-	if ok {
+	if id, ok := s.sources.ids.get(src); ok {
 		return id, nil
 	}
 	// LAST_INSERT_ID(id) makes an existing row's id the statement's
@@ -154,13 +165,8 @@ func (s *Store) sourceID(ctx context.Context, src source) (uint32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("register source %s: %w", src, err)
 	}
-	id = uint32(v)
-	s.sources.mu.Lock()
-	if s.sources.ids == nil {
-		s.sources.ids = map[source]uint32{}
-	}
-	s.sources.ids[src] = id
-	s.sources.mu.Unlock()
+	id := uint32(v)
+	s.sources.ids.put(src, id)
 	return id, nil
 }
 
