@@ -45,7 +45,7 @@ func (w *deltaWriter) str(s string) {
 func (w *deltaWriter) uint(v uint64) { w.buf = binary.AppendUvarint(w.buf, v) }
 func (w *deltaWriter) int(v int64)   { w.buf = binary.AppendVarint(w.buf, v) }
 
-func (ru *rollup) encode() ([]byte, error) {
+func (ru *rollup) encode() []byte {
 	w := deltaWriter{strs: map[string]uint64{}}
 	w.uint(uint64(len(ru.traffic)))
 	for k, v := range ru.traffic {
@@ -85,7 +85,7 @@ func (ru *rollup) encode() ([]byte, error) {
 		out = binary.AppendUvarint(out, uint64(len(s)))
 		out = append(out, s...)
 	}
-	return append(out, w.buf...), nil
+	return append(out, w.buf...)
 }
 
 var errDelta = errors.New("malformed rollup delta")

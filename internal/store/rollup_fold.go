@@ -21,11 +21,7 @@ import (
 
 // addPending stores ru as a pending row in tx.
 func (s *Store) addPending(ctx context.Context, tx *sql.Tx, ru *rollup) error {
-	b, err := ru.encode()
-	if err != nil {
-		return fmt.Errorf("encode rollup: %w", err)
-	}
-	_, err = tx.ExecContext(ctx, "INSERT INTO "+s.rollupTable(pendingSuffix)+" (delta) VALUES (?)", b)
+	_, err := tx.ExecContext(ctx, "INSERT INTO "+s.rollupTable(pendingSuffix)+" (delta) VALUES (?)", ru.encode())
 	return err
 }
 
@@ -96,7 +92,8 @@ func (s *Store) foldOnce(ctx context.Context, wait time.Duration) (n int, more b
 	_, err = s.withFoldLock(ctx, wait, func(conn *sql.Conn) error {
 		return inConnTx(ctx, conn, func(tx *sql.Tx) error {
 			n, more = 0, false
-			rows, err := tx.QueryContext(ctx, "SELECT id, delta FROM "+s.rollupTable(pendingSuffix)+" ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED", s.foldLimit())
+			limit := s.foldLimit()
+			rows, err := tx.QueryContext(ctx, "SELECT id, delta FROM "+s.rollupTable(pendingSuffix)+" ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED", limit)
 			if err != nil {
 				return err
 			}
@@ -138,7 +135,7 @@ func (s *Store) foldOnce(ctx context.Context, wait time.Duration) (n int, more b
 				return err
 			}
 			n = len(ids)
-			more = more || n == s.foldLimit()
+			more = more || n == limit
 			s.folder.avgDelta.Store(int64(size / n))
 			_, err = tx.ExecContext(ctx, "DELETE FROM "+s.rollupTable(pendingSuffix)+" WHERE id IN ("+placeholders(len(ids))+")", ids...)
 			return err

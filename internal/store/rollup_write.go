@@ -53,7 +53,7 @@ func (s *Store) writeCleanRollups(ctx context.Context, src cleanRows) error {
 		})
 		switch {
 		case err == nil:
-			s.maybeFold(ctx)
+			s.kickFold()
 			return nil
 		case attempt >= maxRollupAttempts:
 			return err
@@ -86,8 +86,9 @@ type folder struct {
 	done   chan struct{}
 }
 
-// maybeFold asks the background folder for a fold.
-func (s *Store) maybeFold(context.Context) {
+// kickFold asks the background folder for a fold, starting it the first
+// time.
+func (s *Store) kickFold() {
 	f := &s.folder
 	f.start.Do(func() {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -128,16 +129,12 @@ func (s *Store) foldLoop(ctx context.Context) {
 // foldGrace, so what this process wrote is in the tables when it exits.
 func (s *Store) stopFolding() {
 	f := &s.folder
-	started := false
 	f.start.Do(func() {}) // no folder starts after this
-	if f.cancel != nil {
-		started = true
-		f.cancel()
-		<-f.done
+	if f.cancel == nil {
+		return // this process never wrote
 	}
-	if !started {
-		return
-	}
+	f.cancel()
+	<-f.done
 	ctx, cancel := context.WithTimeout(context.Background(), foldGrace)
 	defer cancel()
 	// What it wrote last is quiet now: derive its hours and days too, so
