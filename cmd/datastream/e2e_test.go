@@ -86,6 +86,24 @@ func writeLog(t *testing.T, lines [][]byte, normal int) (string, [][]byte) {
 	return path, all
 }
 
+// startCmd starts the binary with args and returns it with its stderr,
+// which is logged if the test fails.
+func startCmd(t *testing.T, ctx context.Context, args ...string) (*exec.Cmd, *testenv.SyncBuffer) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, binary(t), args...)
+	errb := new(testenv.SyncBuffer)
+	cmd.Stderr = errb
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", args[0], errb.String())
+		}
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, errb
+}
+
 func runCmd(t *testing.T, ctx context.Context, args ...string) string {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, binary(t), args...)
@@ -222,17 +240,7 @@ func TestConsumerSIGTERMMidStream(t *testing.T) {
 	runCmd(t, ctx, append([]string{"setup"}, env.Args()...)...)
 
 	start := func(name string, extra ...string) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, binary(t), append(append([]string{name}, env.Args()...), extra...)...)
-		var errb bytes.Buffer
-		cmd.Stderr = &errb
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("%s stderr:\n%s", name, errb.String())
-			}
-		})
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, _ := startCmd(t, ctx, append(append([]string{name}, env.Args()...), extra...)...)
 		return cmd
 	}
 	// The whole log is queued before the consumers start, so they are

@@ -79,19 +79,7 @@ func TestConsumersRunWithLeastPrivilege(t *testing.T) {
 	lakeDSN, cleanDSN, run := grantsFor(t, env)
 
 	start := func(name, dsn string) (*exec.Cmd, *testenv.SyncBuffer) {
-		args := withArg(append([]string{name}, env.Args()...), "--mysql-dsn", dsn)
-		cmd := exec.CommandContext(ctx, binary(t), args...)
-		errb := new(testenv.SyncBuffer)
-		cmd.Stderr = errb
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("%s stderr:\n%s", name, errb.String())
-			}
-		})
-		return cmd, errb
+		return startCmd(t, ctx, withArg(append([]string{name}, env.Args()...), "--mysql-dsn", dsn)...)
 	}
 	lake, _ := start("data-lake-consumer", lakeDSN)
 	clean, cleanLog := start("data-clean-consumer", cleanDSN)

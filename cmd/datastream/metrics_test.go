@@ -21,23 +21,15 @@ var servingRE = regexp.MustCompile(`serving /metrics.* addr=(\S+)`)
 // and returns its base URL once it serves.
 func startWithMetrics(t *testing.T, ctx context.Context, args ...string) (string, *exec.Cmd, *testenv.SyncBuffer) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, binary(t), append(args, "--metrics-listen", "127.0.0.1:0")...)
-	var errb testenv.SyncBuffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
+	cmd, errb := startCmd(t, ctx, append(args, "--metrics-listen", "127.0.0.1:0")...)
+	t.Cleanup(func() { // before startCmd's, which logs stderr
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s stderr:\n%s", args[0], errb.String())
-		}
 	})
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		if m := servingRE.FindStringSubmatch(errb.String()); m != nil {
-			return "http://" + m[1], cmd, &errb
+			return "http://" + m[1], cmd, errb
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

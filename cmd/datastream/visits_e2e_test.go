@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/datastream/datastream/internal/record"
 	"github.com/datastream/datastream/internal/testenv"
 )
 
@@ -67,26 +66,6 @@ func visitLog(t *testing.T) (string, map[int64]string) {
 	return path, visits
 }
 
-// rowVisits reads offset → visit id of a clean_log.
-func rowVisits(t *testing.T, env *testenv.Env) map[int64]string {
-	t.Helper()
-	rows, err := env.Store(t).DB.Query("SELECT id, COALESCE(HEX(visit_id), 'NULL') FROM clean_log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[int64]string{}
-	for rows.Next() {
-		var id []byte
-		var v string
-		if err := rows.Scan(&id, &v); err != nil {
-			t.Fatal(err)
-		}
-		out[record.ID(id).Offset()] = v
-	}
-	return out
-}
-
 // The same log through one clean consumer and through three competing
 // ones (one of them killed with SIGKILL midway and replaced) gives every
 // row the same visit id, and the visits are the log's.
@@ -104,22 +83,12 @@ func TestVisitsOneVersusThreeConsumers(t *testing.T) {
 	// visit's gap.
 	one := testenv.New(t)
 	runCmd(t, ctx, append([]string{"run", "--once", "--log", path}, one.Args()...)...)
-	got1 := rowVisits(t, one)
+	got1 := testenv.VisitIDs(t, one.Store(t).DB)
 
 	three := testenv.New(t)
 	runCmd(t, ctx, append([]string{"setup"}, three.Args()...)...)
 	start := func(name string, extra ...string) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, binary(t), append(append([]string{name}, three.Args()...), extra...)...)
-		var errb bytes.Buffer
-		cmd.Stderr = &errb
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("%s stderr:\n%s", name, errb.String())
-			}
-		})
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, _ := startCmd(t, ctx, append(append([]string{name}, three.Args()...), extra...)...)
 		return cmd
 	}
 	consumer := func() *exec.Cmd { return start("data-clean-consumer") }
@@ -156,7 +125,7 @@ func TestVisitsOneVersusThreeConsumers(t *testing.T) {
 		_ = c.Process.Signal(syscall.SIGTERM)
 		_ = c.Wait()
 	}
-	got3 := rowVisits(t, three)
+	got3 := testenv.VisitIDs(t, three.Store(t).DB)
 
 	if len(got1) != len(want) || len(got3) != len(want) {
 		t.Fatalf("%d and %d rows, want %d", len(got1), len(got3), len(want))

@@ -23,21 +23,7 @@ func visitRow(v byte, n int64, t0 time.Time, at time.Duration) clean.Row {
 
 func visitIDs(t *testing.T, st *store.Store) map[int64]string {
 	t.Helper()
-	rows, err := st.DB.Query("SELECT id, COALESCE(HEX(visit_id), 'NULL') FROM clean_log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[int64]string{}
-	for rows.Next() {
-		var id []byte
-		var v string
-		if err := rows.Scan(&id, &v); err != nil {
-			t.Fatal(err)
-		}
-		out[record.ID(id).Offset()] = v
-	}
-	return out
+	return testenv.VisitIDs(t, st.DB)
 }
 
 // checkVisits asserts that lines in the same group of want share a visit id

@@ -19,6 +19,7 @@ import (
 
 	"github.com/datastream/datastream/internal/broker"
 	"github.com/datastream/datastream/internal/config"
+	"github.com/datastream/datastream/internal/record"
 	"github.com/datastream/datastream/internal/store"
 )
 
@@ -211,4 +212,28 @@ func (e *Env) cleanup(t testing.TB) {
 	if _, err := db.Exec("DROP DATABASE IF EXISTS " + store.QuoteIdent(e.Database)); err != nil {
 		t.Logf("cleanup: drop database %s: %v", e.Database, err)
 	}
+}
+
+// VisitIDs reads clean_log's visit ids by line offset (hex, or "NULL"):
+// the visits tests compare them between runs.
+func VisitIDs(t testing.TB, db *sql.DB) map[int64]string {
+	t.Helper()
+	rows, err := db.Query("SELECT id, COALESCE(HEX(visit_id), 'NULL') FROM clean_log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var id []byte
+		var v string
+		if err := rows.Scan(&id, &v); err != nil {
+			t.Fatal(err)
+		}
+		out[record.ID(id).Offset()] = v
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
