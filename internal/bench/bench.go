@@ -235,15 +235,14 @@ func newStage(ctx context.Context, o *Options, db bool) (_ *stage, err error) {
 
 // close removes what the stage made, unless o.Keep.
 func (s *stage) close(o *Options) error {
-	db := s.st != nil
-	if db {
+	if s.st != nil {
 		s.st.Close()
 	}
 	if o.Keep {
 		o.progress("keeping %s, exchange %s, database %s", s.dir, s.exchange, s.database)
 		return nil
 	}
-	err := cleanup(s.dialer, s.topo, o.MySQLDSN, s.database, db)
+	err := cleanup(s.dialer, s.topo, o.MySQLDSN, s.database)
 	os.RemoveAll(s.dir)
 	return err
 }
@@ -423,14 +422,15 @@ func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err
 	return res, nil
 }
 
-func cleanup(d broker.Dialer, t broker.Topology, server, database string, db bool) error {
+// cleanup deletes the stage's topology and database; the database is
+// dropped whether or not the stage opened it (a failed migration leaves
+// one behind; the ceiling runs make none).
+func cleanup(d broker.Dialer, t broker.Topology, server, database string) error {
 	var errs []error
-	if conn, err := d.Dial(); err != nil {
+	if conn, ch, err := d.Channel(); err != nil {
 		errs = append(errs, err)
 	} else {
-		if ch, err := conn.Channel(); err != nil {
-			errs = append(errs, err)
-		} else if err := t.Delete(ch); err != nil {
+		if err := t.Delete(ch); err != nil {
 			errs = append(errs, err)
 		}
 		conn.Close()
@@ -443,9 +443,7 @@ func cleanup(d broker.Dialer, t broker.Topology, server, database string, db boo
 	sconn, err := store.Connector(cfg)
 	if err == nil {
 		sdb := sql.OpenDB(sconn)
-		if db {
-			_, err = sdb.Exec("DROP DATABASE IF EXISTS " + store.QuoteIdent(database))
-		}
+		_, err = sdb.Exec("DROP DATABASE IF EXISTS " + store.QuoteIdent(database))
 		sdb.Close()
 	}
 	if err != nil {
@@ -456,15 +454,11 @@ func cleanup(d broker.Dialer, t broker.Topology, server, database string, db boo
 
 // waitConsumers waits until every queue has a consumer.
 func waitConsumers(ctx context.Context, d broker.Dialer, queues []string, kids ...*child) error {
-	conn, err := d.Dial()
+	conn, ch, err := d.Channel()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return err
-	}
 	deadline := time.Now().Add(time.Minute)
 	for {
 		ready := 0

@@ -139,15 +139,11 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 }
 
 func consumeSession(ctx context.Context, cfg ConsumerConfig, h Handler, log *slog.Logger, bo *Backoff) error {
-	conn, err := cfg.Dialer.Dial()
+	conn, ch, err := cfg.Dialer.Channel()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return fmt.Errorf("open channel: %w", err)
-	}
 	if err := cfg.Topology.Declare(ch); err != nil {
 		return err
 	}

@@ -72,22 +72,18 @@ func (t Topology) Declare(ch *amqp.Channel) error {
 	return nil
 }
 
-// Delete removes the topology; tests and benchmarks clean up with it.
 // DeclareWith declares t on a connection of its own from d, closed after:
 // for set-up before any component's session exists.
 func (t Topology) DeclareWith(d Dialer) error {
-	conn, err := d.Dial()
+	conn, ch, err := d.Channel()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return fmt.Errorf("open channel: %w", err)
-	}
 	return t.Declare(ch)
 }
 
+// Delete removes the topology; tests and benchmarks clean up with it.
 func (t Topology) Delete(ch *amqp.Channel) error {
 	for _, q := range t.Queues {
 		for _, name := range []string{q, DeadLetterQueue(q)} {
@@ -112,9 +108,9 @@ type Dialer struct {
 	URL  string
 	TLS  *tls.Config // nil: from the URL scheme
 	Name string      // connection name shown in the management UI
-	// OnDial, if set, hears the outcome of every connection attempt
-	// (metrics count reconnects with it).
-	OnDial func(err error)
+	// OnDial, if set, hears every Dial (metrics count reconnects with it);
+	// trying the nodes of a cluster in turn is one.
+	OnDial func()
 }
 
 // SplitURLs returns the URLs of a comma-separated list, without blanks.
@@ -134,15 +130,36 @@ func (d Dialer) Dial() (*amqp.Connection, error) {
 	return conn, err
 }
 
+// Channel opens a connection and a channel on it; the caller closes the
+// connection.
+func (d Dialer) Channel() (*amqp.Connection, *amqp.Channel, error) {
+	conn, err := d.Dial()
+	if err != nil {
+		return nil, nil, err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("open channel: %w", err)
+	}
+	return conn, ch, nil
+}
+
 // dial opens one connection and also returns its socket, which a watchdog
 // can close to unblock whatever waits on a connection that stopped moving.
 // With several URLs it starts at a random node, so clients spread over the
 // cluster, and goes on to the next until one answers: a node that is down
 // refuses at once, and one that does not answer costs the dial timeout.
 func (d Dialer) dial() (*amqp.Connection, net.Conn, error) {
+	if d.OnDial != nil {
+		d.OnDial()
+	}
 	urls := SplitURLs(d.URL)
-	if len(urls) <= 1 {
-		return d.dialOne(d.URL, 30*time.Second)
+	switch len(urls) {
+	case 0:
+		return d.dialOne(d.URL, 30*time.Second) // its error names the URL
+	case 1:
+		return d.dialOne(urls[0], 30*time.Second)
 	}
 	first := rand.IntN(len(urls))
 	var errs []error
@@ -173,9 +190,6 @@ func (d Dialer) dialOne(url string, timeout time.Duration) (*amqp.Connection, ne
 		cfg.Properties.SetClientConnectionName(d.Name)
 	}
 	conn, err := amqp.DialConfig(url, cfg)
-	if d.OnDial != nil {
-		d.OnDial(err)
-	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to RabbitMQ at %s: %w", hostOf(url), err)
 	}

@@ -130,10 +130,10 @@ func (p *Producer) OnRetry(nacked bool) {
 
 // OnDial returns a dial hook counting every attempt after the first as a
 // reconnect of component to target.
-func (s *Set) OnDial(component, target string) func(error) {
+func (s *Set) OnDial(component, target string) func() {
 	c := s.reconnects.WithLabelValues(component, target)
 	var first atomic.Bool
-	return func(error) {
+	return func() {
 		if !first.CompareAndSwap(false, true) {
 			c.Inc()
 		}

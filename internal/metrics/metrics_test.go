@@ -158,7 +158,7 @@ func populated(t *testing.T) *Set {
 	_, _ = h.Handle(context.Background(), nil)
 	c.Observer(nil)(nil, nil)
 	s.batchErrors.WithLabelValues("data-clean-consumer").Add(0)
-	s.OnDial("data-lake-consumer", "rabbitmq")(nil)
+	s.OnDial("data-lake-consumer", "rabbitmq")()
 	s.queueDepth.WithLabelValues("q").Set(1)
 	s.up.WithLabelValues("rabbitmq").Set(1)
 	return s
