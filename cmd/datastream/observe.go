@@ -65,12 +65,14 @@ func (o *observability) consumer(component string, cc *broker.ConsumerConfig, h 
 	}
 	c := o.set.Consumer(component)
 	cc.Dialer.OnDial = o.set.OnDial(component, "rabbitmq")
+	// The store stays as it is: the handlers look for its optional
+	// methods (source announcements, dead letters once).
 	switch x := h.(type) {
 	case *pipeline.Lake:
-		x.Store = c.Raw(x.Store)
+		x.OnCommit = c.Committed
 		x.Observe = c.Observer(x.Observe)
 	case *pipeline.Clean:
-		x.Store = c.Clean(x.Store)
+		x.OnCommit = c.Committed
 		x.Observe = c.Observer(x.Observe)
 	}
 	return c.Handler(h)

@@ -13,7 +13,6 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/datastream/datastream/internal/broker"
-	"github.com/datastream/datastream/internal/clean"
 	"github.com/datastream/datastream/internal/record"
 )
 
@@ -90,9 +89,10 @@ func (c *Consumer) Observer(next func(stored, rejected []record.ID)) func(stored
 	}
 }
 
-// committed records the newest line of a committed batch: read is when
-// the producer read it, logTime the log's own time (nil when unknown).
-func (c *Consumer) committed(read time.Time, logTime *time.Time) {
+// Committed records the newest line of a committed batch: read is when
+// the producer read it, logTime the log's own time (nil when unknown). It
+// is a pipeline.Committed.
+func (c *Consumer) Committed(read time.Time, logTime *time.Time) {
 	if read.IsZero() {
 		return
 	}
@@ -118,64 +118,6 @@ func raiseTo(v *atomic.Int64, n int64) bool {
 			return true
 		}
 	}
-}
-
-// RawWriter is what the lake consumer writes through.
-type RawWriter interface {
-	WriteRaw(ctx context.Context, lines []record.Line) error
-}
-
-// CleanWriter is what the clean consumer writes through.
-type CleanWriter interface {
-	WriteClean(ctx context.Context, rows []clean.Row) error
-}
-
-// Raw wraps w to record the newest line committed.
-func (c *Consumer) Raw(w RawWriter) RawWriter { return rawWriter{w, c} }
-
-// Clean wraps w to record the newest line committed and its own time.
-func (c *Consumer) Clean(w CleanWriter) CleanWriter { return cleanWriter{w, c} }
-
-type rawWriter struct {
-	w RawWriter
-	c *Consumer
-}
-
-func (r rawWriter) WriteRaw(ctx context.Context, lines []record.Line) error {
-	if err := r.w.WriteRaw(ctx, lines); err != nil {
-		return err
-	}
-	var newest time.Time
-	for i := range lines {
-		if lines[i].ReceivedAt.After(newest) {
-			newest = lines[i].ReceivedAt
-		}
-	}
-	r.c.committed(newest, nil)
-	return nil
-}
-
-type cleanWriter struct {
-	w CleanWriter
-	c *Consumer
-}
-
-func (r cleanWriter) WriteClean(ctx context.Context, rows []clean.Row) error {
-	if err := r.w.WriteClean(ctx, rows); err != nil {
-		return err
-	}
-	var newest time.Time
-	var logTime *time.Time
-	for i := range rows {
-		if rows[i].ReceivedAt.After(newest) {
-			newest = rows[i].ReceivedAt
-		}
-		if t := rows[i].Time; t != nil && (logTime == nil || t.After(*logTime)) {
-			logTime = t
-		}
-	}
-	r.c.committed(newest, logTime)
-	return nil
 }
 
 // connectionLost reports whether a store error was the connection failing

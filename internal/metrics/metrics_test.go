@@ -13,7 +13,6 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/datastream/datastream/internal/broker"
-	"github.com/datastream/datastream/internal/clean"
 	"github.com/datastream/datastream/internal/record"
 )
 
@@ -74,27 +73,15 @@ func TestConsumerHandlerCounts(t *testing.T) {
 	}
 }
 
-type cleanSink struct{ n int }
-
-func (c *cleanSink) WriteClean(_ context.Context, rows []clean.Row) error {
-	c.n += len(rows)
-	return nil
-}
-
 func TestNewestCommittedLineOnlyMovesForward(t *testing.T) {
 	s := New()
 	c := s.Consumer("data-clean-consumer")
-	w := c.Clean(&cleanSink{})
 	t1 := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
 	read := time.Now().Add(-2 * time.Second)
-	rows := []clean.Row{{ReceivedAt: read, Time: &t1}, {ReceivedAt: read.Add(-time.Second)}}
-	if err := w.WriteClean(context.Background(), rows); err != nil {
-		t.Fatal(err)
-	}
-	older := []clean.Row{{ReceivedAt: read.Add(-time.Minute)}}
-	if err := w.WriteClean(context.Background(), older); err != nil {
-		t.Fatal(err)
-	}
+	// Two batches committed out of order (several writers): the newer
+	// first.
+	c.Committed(read, &t1)
+	c.Committed(read.Add(-time.Minute), nil)
 	got := testutil.ToFloat64(s.newestRead.WithLabelValues("data-clean-consumer"))
 	if want := float64(read.UnixNano()) / 1e9; got != want {
 		t.Errorf("newest read = %v, want %v (an older batch must not move it back)", got, want)
@@ -151,7 +138,7 @@ func populated(t *testing.T) *Set {
 	p.OnRetry(false)
 	c := s.Consumer("data-clean-consumer")
 	now := time.Now()
-	c.committed(now, &now)
+	c.Committed(now, &now)
 	h := c.Handler(handlerFunc(func(context.Context, []amqp.Delivery) ([]broker.Reject, error) {
 		return []broker.Reject{{Reason: "x"}}, nil
 	}))

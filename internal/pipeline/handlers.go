@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -21,6 +22,36 @@ import (
 // the table, rejected to the dead-letter queue. Used for metrics and for
 // `run --once` to know when every line has landed.
 type Observer func(stored, rejected []record.ID)
+
+// Committed hears, after a batch committed, the newest read time of its
+// stored lines and the newest of their own times (nil when none has one):
+// metrics of end-to-end lag.
+type Committed func(read time.Time, logTime *time.Time)
+
+// newestCommitted calls c with the newest times of rows [0,n) but the bad
+// ones; at gives row i's read time and own time.
+func newestCommitted(c Committed, n int, bad map[int]string, at func(i int) (time.Time, *time.Time)) {
+	if c == nil {
+		return
+	}
+	var read time.Time
+	var logTime *time.Time
+	for i := range n {
+		if _, isBad := bad[i]; isBad {
+			continue
+		}
+		r, l := at(i)
+		if r.After(read) {
+			read = r
+		}
+		if l != nil && (logTime == nil || l.After(*logTime)) {
+			logTime = l
+		}
+	}
+	if !read.IsZero() {
+		c(read, logTime)
+	}
+}
 
 // RawWriter is the part of the store the lake consumer needs.
 type RawWriter interface {
@@ -89,8 +120,9 @@ func sourceWriter(st any) SourceWriter {
 
 // Lake is the data-lake consumer's handler: every line, byte for byte.
 type Lake struct {
-	Store   RawWriter
-	Observe Observer
+	Store    RawWriter
+	Observe  Observer
+	OnCommit Committed
 }
 
 var _ broker.Handler = (*Lake)(nil)
@@ -113,6 +145,7 @@ func (h *Lake) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.Reje
 	}
 	rejects = appendRejects(rejects, items, bad)
 	notify(h.Observe, items, bad, nil)
+	newestCommitted(h.OnCommit, len(lines), bad, func(i int) (time.Time, *time.Time) { return lines[i].ReceivedAt, nil })
 	return rejects, nil
 }
 
@@ -132,6 +165,7 @@ type Clean struct {
 	// FormatName is stored with each row; for "auto" the chosen preset.
 	FormatName func() string
 	Observe    Observer
+	OnCommit   Committed
 	// Enricher, when set, fills the enrichment columns (internal/enrich).
 	Enricher interface{ Enrich(*clean.Row) }
 
@@ -176,6 +210,7 @@ func (h *Clean) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.Rej
 	}
 	rejects = appendRejects(rejects, rowItems, bad)
 	notify(h.Observe, rowItems, bad, unparsed)
+	newestCommitted(h.OnCommit, len(rows), bad, func(i int) (time.Time, *time.Time) { return rows[i].ReceivedAt, rows[i].Time })
 	return rejects, nil
 }
 
