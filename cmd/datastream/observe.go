@@ -54,7 +54,7 @@ func (o *observability) producerStats(prod *pipeline.Producer) {
 	if o == nil {
 		return
 	}
-	o.prod.Stats(prod.Stats.Published.Load, prod.Stats.Confirmed.Load)
+	o.prod.Stats(prod.Stats.Read.Load, prod.Stats.Published.Load, prod.Stats.Confirmed.Load)
 }
 
 // consumer instruments a consumer's configuration and handler: what it

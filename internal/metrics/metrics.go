@@ -22,7 +22,7 @@ const ns = "datastream"
 type Set struct {
 	Registry *prometheus.Registry
 
-	linesRead, bytesRead  *prometheus.CounterVec
+	bytesRead             *prometheus.CounterVec
 	nacked, resent        *prometheus.CounterVec
 	consumed, rows        *prometheus.CounterVec
 	deadLetters           *prometheus.CounterVec
@@ -44,7 +44,6 @@ func New() *Set {
 	r := s.Registry
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	f := factory{r}
-	s.linesRead = f.counterVec("producer_lines_read_total", "Lines read from the log files.", "component")
 	s.bytesRead = f.counterVec("producer_read_bytes_total", "Bytes of log read (newlines included).", "component")
 	s.nacked = f.counterVec("producer_messages_nacked_total", "Messages RabbitMQ nacked or returned as unroutable (each is sent again).", "component")
 	s.resent = f.counterVec("producer_messages_resent_total", "Messages sent again: after a nack, a return or a lost connection.", "component")
@@ -87,23 +86,31 @@ func (f factory) histogramVec(name, help string, buckets []float64, labels ...st
 
 // Producer instruments the producer; its series appear once it exists.
 type Producer struct {
-	s                                    *Set
-	component                            string
-	linesRead, bytesRead, nacked, resent prometheus.Counter
+	s                         *Set
+	component                 string
+	bytesRead, nacked, resent prometheus.Counter
+	// The read position of the file of the last line: lines mostly come
+	// from the file of the line before (OnLine runs on one goroutine).
+	// lastGen is the fileLag generation it was looked up in.
+	lastPath string
+	lastPos  *atomic.Int64
+	lastGen  int64
 }
 
 // Producer returns the instrumentation of the producer.
 func (s *Set) Producer(component string) *Producer {
 	return &Producer{s: s, component: component,
-		linesRead: s.linesRead.WithLabelValues(component), bytesRead: s.bytesRead.WithLabelValues(component),
-		nacked: s.nacked.WithLabelValues(component), resent: s.resent.WithLabelValues(component)}
+		bytesRead: s.bytesRead.WithLabelValues(component),
+		nacked:    s.nacked.WithLabelValues(component), resent: s.resent.WithLabelValues(component)}
 }
 
-// Stats registers the producer's counters kept elsewhere: messages
-// published and lines confirmed, read when scraped.
-func (p *Producer) Stats(published, confirmed func() int64) {
+// Stats registers the producer's counters kept elsewhere: lines read,
+// messages published and lines confirmed, read when scraped.
+func (p *Producer) Stats(read, published, confirmed func() int64) {
 	labels := prometheus.Labels{"component": p.component}
 	p.s.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "producer_lines_read_total", Help: "Lines read from the log files.", ConstLabels: labels},
+			func() float64 { return float64(read()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "producer_messages_published_total", Help: "Messages handed to RabbitMQ (first sends).", ConstLabels: labels},
 			func() float64 { return float64(published()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "producer_lines_confirmed_total", Help: "Lines RabbitMQ confirmed (on disk in every queue).", ConstLabels: labels},
@@ -114,9 +121,11 @@ func (p *Producer) Stats(published, confirmed func() int64) {
 // OnLine is the producer's per-line hook: lines and bytes read, and the
 // read position of each file for its lag.
 func (p *Producer) OnLine(path string, end int64, size int) {
-	p.linesRead.Inc()
 	p.bytesRead.Add(float64(size + 1))
-	p.s.files.read(path, end)
+	if gen := p.s.files.gen.Load(); p.lastPos == nil || path != p.lastPath || gen != p.lastGen {
+		p.lastPath, p.lastPos, p.lastGen = path, p.s.files.slot(path), gen
+	}
+	p.lastPos.Store(end)
 }
 
 // OnRetry is the publisher's hook.
@@ -143,15 +152,17 @@ func (s *Set) OnDial(component, target string) func() {
 // fileLag reports, per file read, its size minus the read position.
 type fileLag struct {
 	desc *prometheus.Desc
-	pos  sync.Map // path → *atomic.Int64
+	pos  sync.Map     // path → *atomic.Int64
+	gen  atomic.Int64 // counts removals from pos, so cached slots are looked up again
 }
 
-func (f *fileLag) read(path string, end int64) {
+// slot is the read position of path.
+func (f *fileLag) slot(path string) *atomic.Int64 {
 	v, ok := f.pos.Load(path)
 	if !ok {
 		v, _ = f.pos.LoadOrStore(path, new(atomic.Int64))
 	}
-	v.(*atomic.Int64).Store(end)
+	return v.(*atomic.Int64)
 }
 
 func (f *fileLag) Describe(ch chan<- *prometheus.Desc) { ch <- f.desc }
@@ -165,6 +176,7 @@ func (f *fileLag) Collect(ch chan<- prometheus.Metric) {
 		fi, err := os.Stat(path)
 		if err != nil {
 			f.pos.Delete(path) // rotated away and gone
+			f.gen.Add(1)
 			return true
 		}
 		ch <- prometheus.MustNewConstMetric(f.desc, prometheus.GaugeValue, float64(max(0, fi.Size()-v.(*atomic.Int64).Load())), path)

@@ -100,7 +100,7 @@ func TestNewestCommittedLineOnlyMovesForward(t *testing.T) {
 func TestProducerFileLag(t *testing.T) {
 	s := New()
 	p := s.Producer("logs-producer")
-	p.Stats(func() int64 { return 7 }, func() int64 { return 9 })
+	p.Stats(func() int64 { return 1 }, func() int64 { return 7 }, func() int64 { return 9 })
 	path := filepath.Join(t.TempDir(), "access.log")
 	if err := os.WriteFile(path, []byte(strings.Repeat("x", 99)+"\n"+strings.Repeat("y", 49)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ datastream_producer_read_bytes_total{component="logs-producer"} 100
 func populated(t *testing.T) *Set {
 	s := New()
 	p := s.Producer("logs-producer")
-	p.Stats(func() int64 { return 0 }, func() int64 { return 0 })
+	p.Stats(func() int64 { return 0 }, func() int64 { return 0 }, func() int64 { return 0 })
 	path := filepath.Join(t.TempDir(), "access.log")
 	if err := os.WriteFile(path, []byte("x\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -190,5 +190,36 @@ func TestMetricNamesLint(t *testing.T) {
 		if !n[want] {
 			t.Errorf("no series %s", want)
 		}
+	}
+}
+
+// TestFileLagAfterTheFileCameBack: a file rotated away drops out of the
+// lag; the file then made at its path is reported again, though the
+// producer looks the position up once per run of lines from one path.
+func TestFileLagAfterTheFileCameBack(t *testing.T) {
+	s := New()
+	p := s.Producer("logs-producer")
+	path := filepath.Join(t.TempDir(), "access.log")
+	if err := os.WriteFile(path, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.OnLine(path, 2, 1)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(s.Registry, "datastream_producer_file_lag_bytes"); err != nil || n != 0 {
+		t.Fatalf("%d lag series for a removed file, %v", n, err)
+	}
+	if err := os.WriteFile(path, []byte("yyyy\nzz\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.OnLine(path, 5, 4)
+	want := `
+# HELP datastream_producer_file_lag_bytes Bytes of a file not yet read (its size minus the read position; plain files only).
+# TYPE datastream_producer_file_lag_bytes gauge
+datastream_producer_file_lag_bytes{path="` + path + `"} 3
+`
+	if err := testutil.GatherAndCompare(s.Registry, strings.NewReader(want), "datastream_producer_file_lag_bytes"); err != nil {
+		t.Error(err)
 	}
 }
