@@ -2,18 +2,15 @@ package metrics
 
 import (
 	"context"
-	"database/sql/driver"
-	"errors"
-	"net"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/datastream/datastream/internal/broker"
 	"github.com/datastream/datastream/internal/record"
+	"github.com/datastream/datastream/internal/store"
 )
 
 // Consumer instruments one consumer component.
@@ -50,7 +47,7 @@ func (w *handler) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.R
 	rejects, err := w.h.Handle(ctx, batch)
 	if err != nil {
 		s.batchErrors.WithLabelValues(comp).Inc()
-		if connectionLost(err) {
+		if store.ConnectionLost(err) {
 			// database/sql drops the connection and opens another.
 			s.reconnects.WithLabelValues(comp, "mysql").Inc()
 		}
@@ -118,11 +115,4 @@ func raiseTo(v *atomic.Int64, n int64) bool {
 			return true
 		}
 	}
-}
-
-// connectionLost reports whether a store error was the connection failing
-// (rather than the statement).
-func connectionLost(err error) bool {
-	var ne net.Error
-	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.As(err, &ne)
 }

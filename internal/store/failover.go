@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync/atomic"
 
@@ -142,7 +143,7 @@ func Retryable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) {
+	if connDied(err) {
 		return true
 	}
 	var me *mysql.MySQLError
@@ -158,4 +159,16 @@ func Retryable(err error) bool {
 		return true
 	}
 	return false
+}
+
+func connDied(err error) bool {
+	return errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn)
+}
+
+// ConnectionLost reports whether a store error was the connection failing
+// (rather than the statement): the driver's dead-connection errors or a
+// network error.
+func ConnectionLost(err error) bool {
+	var ne net.Error
+	return connDied(err) || errors.As(err, &ne)
 }

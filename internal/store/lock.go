@@ -43,14 +43,13 @@ func lock(ctx context.Context, db *sql.DB, name string) (release func(), err err
 	owner := hex.EncodeToString(b[:])
 	ttl := int(lockTTL / time.Second)
 	deadline := time.Now().Add(lockWait)
+	// One loop retries both a lock held elsewhere and a Retryable error
+	// (a Galera conflict on the lock row), every 200 ms until lockWait.
 	for {
-		err := retry(ctx, func() error {
-			if _, err := db.ExecContext(ctx, "DELETE FROM "+lockTable+" WHERE name = ? AND expires_at < UTC_TIMESTAMP(6)", name); err != nil {
-				return err
-			}
-			_, err := db.ExecContext(ctx, "INSERT INTO "+lockTable+" (name, owner, expires_at) VALUES (?, ?, UTC_TIMESTAMP(6) + INTERVAL ? SECOND)", name, owner, ttl)
-			return err
-		})
+		_, err := db.ExecContext(ctx, "DELETE FROM "+lockTable+" WHERE name = ? AND expires_at < UTC_TIMESTAMP(6)", name)
+		if err == nil {
+			_, err = db.ExecContext(ctx, "INSERT INTO "+lockTable+" (name, owner, expires_at) VALUES (?, ?, UTC_TIMESTAMP(6) + INTERVAL ? SECOND)", name, owner, ttl)
+		}
 		if err == nil {
 			break
 		}
