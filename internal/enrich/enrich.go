@@ -132,10 +132,11 @@ func (e *Enricher) clientIP(r *clean.Row) netip.Addr {
 	return ip
 }
 
-// Shared answers for addresses that are never looked up.
+// Shared answers for addresses that are never looked up, and the network
+// class public addresses share.
 var netClass = func() map[string]*geoInfo {
 	m := map[string]*geoInfo{}
-	for _, n := range []string{NetPrivate, NetShared, NetLoopback, NetLinkLocal, NetMulticast, NetDocumentation, NetReserved, NetUnspecified, NetInvalid} {
+	for _, n := range []string{NetPublic, NetPrivate, NetShared, NetLoopback, NetLinkLocal, NetMulticast, NetDocumentation, NetReserved, NetUnspecified, NetInvalid} {
 		m[n] = &geoInfo{network: &n}
 	}
 	return m
@@ -149,7 +150,7 @@ func (e *Enricher) place(ip netip.Addr) *geoInfo {
 	if class != NetPublic {
 		return netClass[class]
 	}
-	g := &geoInfo{network: ptr(NetPublic)}
+	g := &geoInfo{network: netClass[NetPublic].network}
 	if e.geo != nil {
 		loc := e.geo.Lookup(ip)
 		g.country, g.region, g.city = nonEmpty(loc.Country, 2), nonEmpty(loc.Region, 128), nonEmpty(loc.City, 128)
@@ -161,7 +162,20 @@ func (e *Enricher) place(ip netip.Addr) *geoInfo {
 	return g
 }
 
+// maxAgent is the most of a user agent that is classified and cached:
+// real ones are a few hundred bytes, and a line may carry a megabyte.
+const maxAgent = 4096
+
 func (e *Enricher) agent(ua string) *agentInfo {
+	if len(ua) > maxAgent {
+		// Classified by its head (cached), so a client sending huge user
+		// agents costs a hash per line rather than the whole parse; the
+		// visitor is still the whole string.
+		a := *e.agent(ua[:maxAgent])
+		sum := sha256.Sum256([]byte(ua))
+		copy(a.hash[:], sum[:16])
+		return &a
+	}
 	if a, ok := e.ua.get(ua); ok {
 		return a
 	}
@@ -170,19 +184,14 @@ func (e *Enricher) agent(ua string) *agentInfo {
 		family: nonEmpty(ag.Family, 64), version: nonEmpty(ag.Version, 16), os: nonEmpty(ag.OS, 64),
 		device: nonEmpty(ag.Device, 16), bot: nonEmpty(ag.Bot, 64),
 	}
-	if !ag.None {
+	if ag.Device != DeviceNone {
 		a.isBot = &ag.IsBot
 	}
 	sum := sha256.Sum256([]byte(ua))
 	copy(a.hash[:], sum[:16])
-	// A 1 MB user agent is not worth keeping a copy of.
-	if len(ua) <= 4096 {
-		e.ua.put(strings.Clone(ua), a)
-	}
+	e.ua.put(strings.Clone(ua), a)
 	return a
 }
-
-func ptr(s string) *string { return &s }
 
 // nonEmpty is nil for "", else s cut to max runes (the column's width).
 func nonEmpty(s string, max int) *string {

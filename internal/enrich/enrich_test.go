@@ -363,3 +363,25 @@ func TestVisitor(t *testing.T) {
 		t.Error("visitor keys do not follow (address, user agent)")
 	}
 }
+
+// TestHugeUserAgent: a user agent over 4 KiB is classified by its head
+// (one parse for any number of such lines) and still identifies its
+// visitor by the whole string.
+func TestHugeUserAgent(t *testing.T) {
+	e := newEnricher(t, enrich.Options{})
+	head := "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html) "
+	huge := func(tail string) string { return head + strings.Repeat("x", 1<<20) + tail }
+	a, b := row("8.8.8.8", huge("a")), row("8.8.8.8", huge("b"))
+	e.Enrich(&a)
+	e.Enrich(&b)
+	short := row("8.8.8.8", head)
+	e.Enrich(&short)
+	for _, r := range []clean.Row{a, b} {
+		if s(r.BotName) != s(short.BotName) || s(r.Device) != s(short.Device) || r.IsBot == nil || !*r.IsBot {
+			t.Errorf("huge agent: bot %q device %q, want %q %q", s(r.BotName), s(r.Device), s(short.BotName), s(short.Device))
+		}
+	}
+	if a.Visitor == b.Visitor {
+		t.Error("two huge agents that differ at the end made one visitor")
+	}
+}

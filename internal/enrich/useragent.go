@@ -27,7 +27,6 @@ type Agent struct {
 	Device  string // one of the Device classes
 	Bot     string // bot name, "" for none
 	IsBot   bool
-	None    bool // no user agent at all
 }
 
 // Agents parses user agents: browser, OS and device with
@@ -50,7 +49,7 @@ func NewAgents() (*Agents, error) {
 func (a *Agents) Parse(ua string) Agent {
 	ua = strings.TrimSpace(ua)
 	if ua == "" || ua == "-" {
-		return Agent{Device: DeviceNone, None: true}
+		return Agent{Device: DeviceNone}
 	}
 	u := a.parser.Parse(ua)
 	ag := Agent{
