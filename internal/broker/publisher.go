@@ -67,16 +67,20 @@ type Publisher struct {
 	progress atomic.Int64       // unix ns of the last confirm, or of the first send after none were pending
 	sessions atomic.Int64       // sessions that reached publishing
 	blocked  atomic.Bool        // the broker said it blocks publishing
-	// redeclare is set when the broker returned a message as unroutable:
-	// someone deleted a queue or binding, so the session starts over.
-	redeclare bool
-	// nacked is set when the broker nacked a message. The session starts
-	// over on a new channel: a channel that was opened while a quorum
-	// queue elected its leader can go on nacking every publish for good
-	// (seen with RabbitMQ 3.10 after kill -9 of the leader's node), while
-	// a new channel publishes fine.
-	nacked bool
+	// restart, when set by the confirmer, ends the session with it: a
+	// message returned as unroutable (someone deleted a queue or binding:
+	// declare the topology again) or nacked (a channel opened while a
+	// quorum queue elected its leader can go on nacking every publish for
+	// good, seen with RabbitMQ 3.10 after kill -9 of the leader's node,
+	// while a new channel publishes fine). Every session declares the
+	// topology on a new channel, so both start one.
+	restart error
 }
+
+var (
+	errUnroutable = errors.New("messages were unroutable; declaring the topology again")
+	errNacked     = errors.New("messages were nacked; publishing them again on a new channel")
+)
 
 // NewPublisher starts a publisher; it connects in the background.
 func NewPublisher(cfg PublisherConfig) *Publisher {
@@ -250,14 +254,11 @@ func (p *Publisher) session(ctx context.Context, bo *Backoff) error {
 
 	for {
 		p.mu.Lock()
-		redeclare, nacked := p.redeclare, p.nacked
-		p.redeclare, p.nacked = false, false
+		restart := p.restart
+		p.restart = nil
 		p.mu.Unlock()
-		if redeclare {
-			return errors.New("messages were unroutable; declaring the topology again")
-		}
-		if nacked {
-			return errors.New("messages were nacked; publishing them again on a new channel")
+		if restart != nil {
+			return restart
 		}
 		if err := p.sendRetries(ch); err != nil {
 			return err
@@ -398,13 +399,11 @@ func (p *Publisher) confirmer(confirms <-chan amqp.Confirmation, returns <-chan 
 		}
 		if p.returned[m.pub.MessageId] {
 			delete(p.returned, m.pub.MessageId)
-			p.redeclare = true
+			p.restart = errUnroutable
 			p.log.Warn("message unroutable (is a queue bound to the exchange?); will retry", "id", m.pub.MessageId)
-		} else {
-			if !p.nacked {
-				p.log.Warn("message nacked by the broker; will retry on a new channel", "id", m.pub.MessageId)
-			}
-			p.nacked = true
+		} else if p.restart == nil {
+			p.log.Warn("message nacked by the broker; will retry on a new channel", "id", m.pub.MessageId)
+			p.restart = errNacked
 		}
 		p.retry = append(p.retry, m)
 		p.mu.Unlock()
