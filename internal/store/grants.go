@@ -1,12 +1,16 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -30,19 +34,53 @@ func schemaReadable(ctx context.Context, conn *sql.Conn, createErr error) bool {
 // has had every embedded migration. Any error reads as "not current": the
 // caller then migrates under the lock, which reports it.
 func (s *Store) schemaCurrent(ctx context.Context) bool {
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
+	list, err := migrationList()
+	if err != nil || len(list) == 0 {
 		return false
 	}
-	latest := 0
+	have, err := schemaVersion(ctx, s.DB, s.tableSet())
+	return err == nil && have >= list[len(list)-1].version
+}
+
+// migration is an embedded migration file and its version.
+type migration struct {
+	version int
+	path    string
+}
+
+// migrationList is the embedded migrations in version order.
+var migrationList = sync.OnceValues(func() ([]migration, error) {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
 	for _, f := range files {
 		v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(f, "migrations/"), "_", 2)[0])
 		if err != nil {
-			return false
+			return nil, fmt.Errorf("migration %s: name must start with a number", f)
 		}
-		latest = max(latest, v)
+		out = append(out, migration{v, f})
 	}
+	slices.SortFunc(out, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
+	return out, nil
+})
+
+// tableSet names this pair of tables in datastream_schema.
+func (s *Store) tableSet() string { return s.rawName + "|" + s.cleanName }
+
+// schemaVersion is the version datastream_schema records for set, 0 when
+// it has none.
+func schemaVersion(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, set string) (int, error) {
 	var have int
-	err = s.DB.QueryRowContext(ctx, "SELECT version FROM datastream_schema WHERE table_set = ?", s.rawName+"|"+s.cleanName).Scan(&have)
-	return err == nil && have >= latest
+	err := q.QueryRowContext(ctx, "SELECT version FROM datastream_schema WHERE table_set = ?", set).Scan(&have)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return have, nil
 }

@@ -10,10 +10,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"sort"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -210,27 +207,21 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 	) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`); err != nil && !schemaReadable(ctx, conn, err) {
 		return fmt.Errorf("create datastream_schema: %w", err)
 	}
-	set := s.rawName + "|" + s.cleanName
-	var have int
-	err = conn.QueryRowContext(ctx, "SELECT version FROM datastream_schema WHERE table_set = ?", set).Scan(&have)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	files, err := fs.Glob(migrations, "migrations/*.sql")
+	set := s.tableSet()
+	have, err := schemaVersion(ctx, conn, set)
 	if err != nil {
 		return err
 	}
-	sort.Strings(files)
-	for _, f := range files {
-		base := strings.TrimPrefix(f, "migrations/")
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a number", f)
-		}
+	list, err := migrationList()
+	if err != nil {
+		return err
+	}
+	for _, m := range list {
+		v, base := m.version, strings.TrimPrefix(m.path, "migrations/")
 		if v <= have || (upTo > 0 && v > upTo) {
 			continue
 		}
-		body, err := migrations.ReadFile(f)
+		body, err := migrations.ReadFile(m.path)
 		if err != nil {
 			return err
 		}
