@@ -46,18 +46,39 @@ func (s *settings) reachBroker(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	return startupRetry(ctx, startup{
+		server: "RabbitMQ", addrKey: "amqp", addr: config.RedactURL(s.AMQPURL), waiting: "RabbitMQ not reachable; retrying",
+		fix: "fix the user, its password or its permissions on the vhost, or --amqp-url",
+	}, func() error { return s.topology().DeclareWith(d) })
+}
+
+// startup names a server a component waits for at start-up.
+type startup struct {
+	server, addrKey, addr string // "MySQL", its log key and its address, credentials redacted
+	waiting               string // what is logged before each wait
+	fix                   string // what the user should fix when it refuses
+	fatal                 func(error) bool
+}
+
+// startupRetry runs try until it succeeds, with backoff, while the server
+// is down or unreachable; a refusal retrying cannot heal ends it with a
+// refusal.Error naming the server and what to fix, and so does an error
+// fatal says is final.
+func startupRetry(ctx context.Context, sv startup, try func() error) error {
 	var bo broker.Backoff
 	for {
-		err := s.topology().DeclareWith(d)
+		err := try()
 		if err == nil {
 			return nil
 		}
+		if ctx.Err() != nil || sv.fatal != nil && sv.fatal(err) {
+			return err
+		}
 		if what, ok := refusal.Permanent(err); ok {
-			return &refusal.Error{Err: err, Msg: fmt.Sprintf("RabbitMQ at %s %s (not retried: fix the user, its password or its permissions on the vhost, or --amqp-url)",
-				config.RedactURL(s.AMQPURL), what)}
+			return &refusal.Error{Err: err, Msg: fmt.Sprintf("%s at %s %s (not retried: %s)", sv.server, sv.addr, what, sv.fix)}
 		}
 		wait := bo.Next()
-		slog.Warn("RabbitMQ not reachable; retrying", "amqp", config.RedactURL(s.AMQPURL), "err", err, "in", wait.Round(time.Millisecond))
+		slog.Warn(sv.waiting, sv.addrKey, sv.addr, "err", err, "in", wait.Round(time.Millisecond))
 		if !broker.Sleep(ctx, wait) {
 			return ctx.Err()
 		}

@@ -17,7 +17,6 @@ import (
 	"github.com/datastream/datastream/internal/logformat"
 	"github.com/datastream/datastream/internal/logging"
 	"github.com/datastream/datastream/internal/pipeline"
-	"github.com/datastream/datastream/internal/refusal"
 	"github.com/datastream/datastream/internal/store"
 )
 
@@ -160,23 +159,14 @@ func (s *settings) openStore(ctx context.Context) (*store.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("MySQL TLS: %w", err)
 	}
-	var bo broker.Backoff
-	for {
-		st, err := store.Open(ctx, store.Config{DSN: s.MySQLDSN, TLS: tlsCfg, RawTable: s.RawTable, CleanTable: s.CleanTable, LoadData: s.LoadData, NoRollups: s.NoRollups})
-		if err == nil {
-			return st, nil
-		}
-		if ctx.Err() != nil || strings.Contains(err.Error(), "bad MySQL DSN") {
-			return nil, err
-		}
-		if what, ok := refusal.Permanent(err); ok {
-			return nil, &refusal.Error{Err: err, Msg: fmt.Sprintf("MySQL at %s %s (not retried: fix the user, its password, its grants (deploy/mysql/grants.sql) or --mysql-dsn)",
-				config.RedactDSN(s.MySQLDSN), what)}
-		}
-		d := bo.Next()
-		slog.Warn("MySQL not ready; retrying", "dsn", config.RedactDSN(s.MySQLDSN), "err", err, "in", d.Round(time.Millisecond))
-		if !broker.Sleep(ctx, d) {
-			return nil, ctx.Err()
-		}
-	}
+	var st *store.Store
+	err = startupRetry(ctx, startup{
+		server: "MySQL", addrKey: "dsn", addr: config.RedactDSN(s.MySQLDSN), waiting: "MySQL not ready; retrying",
+		fix:   "fix the user, its password, its grants (deploy/mysql/grants.sql) or --mysql-dsn",
+		fatal: func(err error) bool { return strings.Contains(err.Error(), "bad MySQL DSN") },
+	}, func() (err error) {
+		st, err = store.Open(ctx, store.Config{DSN: s.MySQLDSN, TLS: tlsCfg, RawTable: s.RawTable, CleanTable: s.CleanTable, LoadData: s.LoadData, NoRollups: s.NoRollups})
+		return err
+	})
+	return st, err
 }
