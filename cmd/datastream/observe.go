@@ -84,11 +84,11 @@ func (o *observability) ready(queues []string, st *store.Store) {
 	if o == nil {
 		return
 	}
-	tlsCfg, err := o.s.AMQPTLS.Config()
+	d, err := o.s.dialer("health probe")
 	if err != nil {
-		slog.Warn("health probe: AMQP TLS", "err", err)
+		slog.Warn("health probe", "err", err)
 	}
-	o.health.AddAMQP("rabbitmq", o.s.AMQPURL, tlsCfg, queues)
+	o.health.AddAMQP("rabbitmq", d, queues)
 	if st != nil {
 		o.health.AddSQL("mysql", st.DB)
 	}

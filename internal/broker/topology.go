@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -111,6 +112,9 @@ type Dialer struct {
 	// OnDial, if set, hears every Dial (metrics count reconnects with it);
 	// trying the nodes of a cluster in turn is one.
 	OnDial func()
+	// Timeout bounds connecting to one node (0: 30 s for one URL, 10 s
+	// each for several); Heartbeat is the AMQP heartbeat (0: 10 s).
+	Timeout, Heartbeat time.Duration
 }
 
 // SplitURLs returns the URLs of a comma-separated list, without blanks.
@@ -145,8 +149,12 @@ func (d Dialer) Channel() (*amqp.Connection, *amqp.Channel, error) {
 	return conn, ch, nil
 }
 
-// dial opens one connection and also returns its socket, which a watchdog
-// can close to unblock whatever waits on a connection that stopped moving.
+// DialSocket is Dial that also returns the connection's socket, which a
+// watchdog can close to unblock whatever waits on a connection that stopped
+// moving.
+func (d Dialer) DialSocket() (*amqp.Connection, net.Conn, error) { return d.dial() }
+
+// dial opens one connection and also returns its socket.
 // With several URLs it starts at a random node, so clients spread over the
 // cluster, and goes on to the next until one answers: a node that is down
 // refuses at once, and one that does not answer costs the dial timeout.
@@ -155,16 +163,18 @@ func (d Dialer) dial() (*amqp.Connection, net.Conn, error) {
 		d.OnDial()
 	}
 	urls := SplitURLs(d.URL)
+	timeout := cmp.Or(d.Timeout, 30*time.Second)
 	switch len(urls) {
 	case 0:
-		return d.dialOne(d.URL, 30*time.Second) // its error names the URL
+		return d.dialOne(d.URL, timeout) // its error names the URL
 	case 1:
-		return d.dialOne(urls[0], 30*time.Second)
+		return d.dialOne(urls[0], timeout)
 	}
+	timeout = cmp.Or(d.Timeout, 10*time.Second)
 	first := rand.IntN(len(urls))
 	var errs []error
 	for i := range urls {
-		conn, raw, err := d.dialOne(urls[(first+i)%len(urls)], 10*time.Second)
+		conn, raw, err := d.dialOne(urls[(first+i)%len(urls)], timeout)
 		if err == nil {
 			return conn, raw, nil
 		}
@@ -182,7 +192,7 @@ func (d Dialer) dialOne(url string, timeout time.Duration) (*amqp.Connection, ne
 			raw = c
 			return c, err
 		},
-		Heartbeat:       10 * time.Second,
+		Heartbeat:       cmp.Or(d.Heartbeat, 10*time.Second),
 		TLSClientConfig: d.TLS,
 		Properties:      amqp.NewConnectionProperties(),
 	}

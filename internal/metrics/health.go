@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/datastream/datastream/internal/broker"
 )
 
 // ProbeTimeout bounds one probe; with a probe a second, /readyz turns
@@ -58,8 +59,10 @@ func (h *Health) AddSQL(target string, db *sql.DB) {
 
 // AddAMQP probes RabbitMQ over a connection of its own: it must be open
 // and every queue must exist; their depths become datastream_queue_messages.
-func (h *Health) AddAMQP(target, url string, tlsCfg *tls.Config, queues []string) {
-	a := &amqpProbe{url: url, tls: tlsCfg, queues: queues, depth: h.set.queueDepth}
+// It dials with d (any node of a cluster will do), within ProbeTimeout.
+func (h *Health) AddAMQP(target string, d broker.Dialer, queues []string) {
+	d.Timeout, d.Heartbeat, d.OnDial = ProbeTimeout, 5*time.Second, nil
+	a := &amqpProbe{d: d, queues: queues, depth: h.set.queueDepth}
 	h.add(&probe{target: target, check: a.check, close: a.reset})
 }
 
@@ -146,8 +149,7 @@ func (h *Health) Ready() (bool, string) {
 
 // amqpProbe keeps one connection and channel to the broker.
 type amqpProbe struct {
-	url    string
-	tls    *tls.Config
+	d      broker.Dialer
 	queues []string
 	depth  *prometheus.GaugeVec
 
@@ -186,27 +188,10 @@ func (a *amqpProbe) connect() error {
 		return nil
 	}
 	a.resetLocked()
-	tcp := amqp.DefaultDial(ProbeTimeout)
-	var conn *amqp.Connection
-	var err error
-	// Several comma-separated URLs (a cluster): any node will do.
-	for _, url := range strings.Split(a.url, ",") {
-		conn, err = amqp.DialConfig(strings.TrimSpace(url), amqp.Config{
-			Dial: func(network, addr string) (net.Conn, error) {
-				c, err := tcp(network, addr)
-				a.raw = c
-				return c, err
-			},
-			Heartbeat:       5 * time.Second,
-			TLSClientConfig: a.tls,
-			Properties:      amqp.Table{"connection_name": "datastream health probe"},
-		})
-		if err == nil {
-			break
-		}
-	}
+	conn, raw, err := a.d.DialSocket()
+	a.raw = raw
 	if err != nil {
-		return fmt.Errorf("connect to RabbitMQ: %w", err)
+		return err
 	}
 	ch, err := conn.Channel()
 	if err != nil {
