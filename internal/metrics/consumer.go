@@ -9,6 +9,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/datastream/datastream/internal/broker"
+	"github.com/datastream/datastream/internal/pipeline"
 	"github.com/datastream/datastream/internal/record"
 	"github.com/datastream/datastream/internal/store"
 )
@@ -65,11 +66,11 @@ func (w *handler) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.R
 // ReasonClass maps a dead letter's reason to a label with few values.
 func ReasonClass(reason string) string {
 	switch {
-	case strings.HasPrefix(reason, "undecodable"):
+	case strings.HasPrefix(reason, pipeline.ReasonUndecodable):
 		return "undecodable"
-	case strings.HasPrefix(reason, "does not fit"):
+	case strings.HasPrefix(reason, pipeline.ReasonFormat):
 		return "format"
-	case strings.HasPrefix(reason, "the database"):
+	case strings.HasPrefix(reason, pipeline.ReasonDatabase):
 		return "database"
 	}
 	return "other"

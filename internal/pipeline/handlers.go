@@ -5,7 +5,6 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -22,6 +21,14 @@ import (
 // the table, rejected to the dead-letter queue. Used for metrics and for
 // `run --once` to know when every line has landed.
 type Observer func(stored, rejected []record.ID)
+
+// The reasons a line is dead-lettered start with one of these (metrics
+// count dead letters by them).
+const (
+	ReasonUndecodable = "undecodable message: "
+	ReasonFormat      = "does not fit the log format: "
+	ReasonDatabase    = "the database refused the row: "
+)
 
 // Committed hears, after a batch committed, the newest read time of its
 // stored lines and the newest of their own times (nil when none has one):
@@ -88,7 +95,7 @@ func decodeBatch(ctx context.Context, w SourceWriter, batch []amqp.Delivery) ([]
 		if broker.IsSource(&batch[i]) {
 			src, err := broker.DecodeSource(&batch[i])
 			if err != nil {
-				rejects = append(rejects, broker.Reject{Index: i, Reason: "undecodable message: " + err.Error()})
+				rejects = append(rejects, broker.Reject{Index: i, Reason: ReasonUndecodable + err.Error()})
 				continue
 			}
 			srcs = append(srcs, src)
@@ -97,7 +104,7 @@ func decodeBatch(ctx context.Context, w SourceWriter, batch []amqp.Delivery) ([]
 		var err error
 		lines, err = broker.Decode(lines[:0], &batch[i])
 		if err != nil {
-			rejects = append(rejects, broker.Reject{Index: i, Reason: "undecodable message: " + err.Error()})
+			rejects = append(rejects, broker.Reject{Index: i, Reason: ReasonUndecodable + err.Error()})
 			continue
 		}
 		for _, l := range lines {
@@ -189,7 +196,7 @@ func (h *Clean) Handle(ctx context.Context, batch []amqp.Delivery) ([]broker.Rej
 	h.parseMu.Lock()
 	for _, it := range items {
 		if err := h.Parser.Parse(it.line.Data, &entry); err != nil {
-			rejects = append(rejects, broker.Reject{Index: it.delivery, Line: &it.line, Reason: fmt.Sprintf("does not fit the log format: %v", err)})
+			rejects = append(rejects, broker.Reject{Index: it.delivery, Line: &it.line, Reason: ReasonFormat + err.Error()})
 			unparsed = append(unparsed, it)
 			continue
 		}
@@ -264,7 +271,7 @@ func hasKey[K comparable, V any](m map[K]V, k K) bool {
 func appendRejects(rejects []broker.Reject, items []decoded, bad map[int]string) []broker.Reject {
 	for i, reason := range bad {
 		it := items[i]
-		rejects = append(rejects, broker.Reject{Index: it.delivery, Line: &it.line, Reason: "the database refused the row: " + reason})
+		rejects = append(rejects, broker.Reject{Index: it.delivery, Line: &it.line, Reason: ReasonDatabase + reason})
 	}
 	return rejects
 }
