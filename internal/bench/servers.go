@@ -11,6 +11,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/datastream/datastream/internal/broker"
 	"github.com/datastream/datastream/internal/store"
 )
 
@@ -53,9 +54,10 @@ type serverMeter struct {
 func startServers(amqpURL, dsn string) *serverMeter {
 	local := map[string]bool{}
 	// A cluster's nodes all run here or none do: the first one tells.
-	first, _, _ := strings.Cut(amqpURL, ",")
-	if u, err := amqp.ParseURI(first); err == nil {
-		local["rabbitmq"] = loopback(u.Host)
+	if urls := broker.SplitURLs(amqpURL); len(urls) > 0 {
+		if u, err := amqp.ParseURI(urls[0]); err == nil {
+			local["rabbitmq"] = loopback(u.Host)
+		}
 	}
 	if c, err := mysql.ParseDSN(dsn); err == nil {
 		var host string
