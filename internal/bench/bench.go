@@ -250,6 +250,9 @@ func (s *stage) close(o *Options) error {
 // Run replays in once in the given mode.
 func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err error) {
 	o.defaults()
+	if mode == Bare {
+		o.LinesPerMessage = 1 // a bare message is one line
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	sg, err := newStage(ctx, &o, mode == Datastream)
@@ -284,6 +287,7 @@ func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err
 		"--lines-per-message", LinesPerMessageFlag(o.LinesPerMessage), "--bench-report", filepath.Join(dir, "logs-producer.json"))
 	producerArgs = append(producerArgs, o.ProducerArgs...)
 	if mode == Bare {
+		// Last, so it wins over a --lines-per-message in ProducerArgs.
 		producerArgs = append(producerArgs, "--bare", "--lines-per-message", "1")
 	}
 
@@ -363,12 +367,8 @@ func Run(ctx context.Context, o Options, in *Input, mode Mode) (res *Result, err
 		return nil, fmt.Errorf("logs-producer: %v%s", prod.err(), prod.tail())
 	}
 
-	lpm := o.LinesPerMessage
-	if mode == Bare {
-		lpm = 1
-	}
 	res = &Result{
-		Mode: mode, Lines: in.Lines, Bytes: in.Bytes, LinesPerMessage: lpm, QueueType: o.QueueType,
+		Mode: mode, Lines: in.Lines, Bytes: in.Bytes, LinesPerMessage: o.LinesPerMessage, QueueType: o.QueueType,
 		Rate: o.Rate, ExpectedClean: in.Parsed, Servers: serverCPU,
 	}
 	var pr, lr, cr ChildReport
