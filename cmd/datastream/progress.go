@@ -25,7 +25,7 @@ type readTracker struct {
 	done int64
 }
 
-func (r *readTracker) onLine(path string, end int64, _ int) {
+func (r *readTracker) onLine(path string, end int64) {
 	r.mu.Lock()
 	if r.pos == nil {
 		r.pos = map[string]int64{}
@@ -52,7 +52,7 @@ func trackReads(cfg *pipeline.ProducerConfig) *readTracker {
 	r := &readTracker{}
 	next := cfg.OnLine
 	cfg.OnLine = func(path string, end int64, size int) {
-		r.onLine(path, end, size)
+		r.onLine(path, end)
 		if next != nil {
 			next(path, end, size)
 		}
@@ -63,14 +63,10 @@ func trackReads(cfg *pipeline.ProducerConfig) *readTracker {
 // backfillBar shows the producer reading what the files held at start;
 // with follow it ends once that is read (the producer then just follows).
 func backfillBar(ctx context.Context, log string, follow bool, r *readTracker, prod *pipeline.Producer) (stop func()) {
-	if r == nil {
-		return func() {}
-	}
-	total := progress.Sizes(log)
-	bar := progress.Start(os.Stderr, barInterval, func() progress.Counts {
-		return progress.Counts{Lines: prod.Stats.Read.Load(), Confirmed: prod.Stats.Confirmed.Load(), Stored: -1, Done: r.bytes(), Total: total}
+	bar, total := startBar(log, r, func() progress.Counts {
+		return progress.Counts{Lines: prod.Stats.Read.Load(), Confirmed: prod.Stats.Confirmed.Load(), Stored: -1}
 	})
-	if follow {
+	if bar != nil && follow {
 		go func() {
 			t := time.NewTicker(barInterval)
 			defer t.Stop()
@@ -81,6 +77,20 @@ func backfillBar(ctx context.Context, log string, follow bool, r *readTracker, p
 		}()
 	}
 	return bar.Stop
+}
+
+// startBar starts a bar over the bytes of log's files read so far (nil,
+// and a Stop that does nothing, off a terminal); counts gives the rest.
+func startBar(log string, r *readTracker, counts func() progress.Counts) (*progress.Bar, int64) {
+	if r == nil {
+		return nil, 0
+	}
+	total := progress.Sizes(log)
+	return progress.Start(os.Stderr, barInterval, func() progress.Counts {
+		c := counts()
+		c.Done, c.Total = r.bytes(), total
+		return c
+	}), total
 }
 
 // statusLine is run's line every statusInterval on a terminal: rates over
@@ -104,14 +114,10 @@ func statusLine(prod *pipeline.Producer, land *landing) func() string {
 
 // runBar is run --once's bar: read, confirmed, in both tables.
 func runBar(log string, r *readTracker, prod *pipeline.Producer, land *landing) (stop func()) {
-	if r == nil {
-		return func() {}
-	}
-	total := progress.Sizes(log)
-	bar := progress.Start(os.Stderr, barInterval, func() progress.Counts {
+	bar, _ := startBar(log, r, func() progress.Counts {
 		read := prod.Stats.Read.Load()
 		lake, clean := land.left()
-		return progress.Counts{Lines: read, Confirmed: prod.Stats.Confirmed.Load(), Stored: max(0, read-int64(max(lake, clean))), Done: r.bytes(), Total: total}
+		return progress.Counts{Lines: read, Confirmed: prod.Stats.Confirmed.Load(), Stored: max(0, read-int64(max(lake, clean)))}
 	})
 	return bar.Stop
 }
