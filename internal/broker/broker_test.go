@@ -223,15 +223,8 @@ func TestDeadLetterNackEndsSession(t *testing.T) {
 	}
 	// A queue that refuses every message, bound beside the dead-letter
 	// queue: a message routed to it is nacked to the publisher.
-	conn, err := env.Dialer().Dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch, closeCh := env.Channel(t)
+	defer closeCh()
 	full := env.LakeQueue + ".full"
 	if _, err := ch.QueueDeclare(full, false, true, false, false, amqp.Table{"x-max-length": int32(0), "x-overflow": "reject-publish"}); err != nil {
 		t.Fatal(err)

@@ -150,13 +150,8 @@ func (e *Env) Store(t testing.TB) *store.Store {
 // Channel opens an AMQP channel on its own connection; close ends both.
 func (e *Env) Channel(t testing.TB) (ch *amqp.Channel, close func()) {
 	t.Helper()
-	conn, err := e.Dialer().Dial()
+	conn, ch, err := e.Dialer().Channel()
 	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err = conn.Channel()
-	if err != nil {
-		conn.Close()
 		t.Fatal(err)
 	}
 	return ch, func() { conn.Close() }

@@ -405,15 +405,8 @@ func (h *harness) ids(ctx context.Context, query string) map[record.ID]bool {
 func (h *harness) deadLetters() []string {
 	t := h.t
 	t.Helper()
-	conn, err := h.env.Dialer().Dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch, closeCh := h.env.Channel(t)
+	defer closeCh()
 	q := broker.DeadLetterQueue(h.env.CleanQueue)
 	info, err := ch.QueueDeclarePassive(q, true, false, false, false, nil)
 	if err != nil {
