@@ -459,20 +459,28 @@ func waitConsumers(ctx context.Context, d broker.Dialer, queues []string, kids .
 		return err
 	}
 	defer conn.Close()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		ready := 0
+	return pollKids(ctx, time.Minute, 50*time.Millisecond, kids, func() (bool, error) {
 		for _, q := range queues {
 			st, err := ch.QueueDeclarePassive(q, true, false, false, false, nil)
 			if err != nil {
-				return fmt.Errorf("inspect queue %s: %w", q, err)
+				return false, fmt.Errorf("inspect queue %s: %w", q, err)
 			}
-			if st.Consumers > 0 {
-				ready++
+			if st.Consumers == 0 {
+				return false, nil
 			}
 		}
-		if ready == len(queues) {
-			return nil
+		return true, nil
+	}, func() error { return errors.New("consumers did not start within a minute") })
+}
+
+// pollKids calls done every period until it says so or fails; a child
+// that exits meanwhile, or limit passing (late's error), ends it too.
+func pollKids(ctx context.Context, limit, period time.Duration, kids []*child, done func() (bool, error), late func() error) error {
+	deadline := time.Now().Add(limit)
+	for {
+		ok, err := done()
+		if ok || err != nil {
+			return err
 		}
 		for _, k := range kids {
 			if k.exited() {
@@ -480,12 +488,12 @@ func waitConsumers(ctx context.Context, d broker.Dialer, queues []string, kids .
 			}
 		}
 		if time.Now().After(deadline) {
-			return errors.New("consumers did not start within a minute")
+			return late()
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(period):
 		}
 	}
 }

@@ -262,29 +262,12 @@ func get(url string) error {
 // waitRows waits until count reaches want, failing after limit or when a
 // component exits.
 func waitRows(ctx context.Context, count func() (int64, error), want int64, limit time.Duration, kids []*child) error {
-	deadline := time.Now().Add(limit)
-	for {
-		n, err := count()
-		if err != nil {
-			return err
-		}
-		if n >= want {
-			return nil
-		}
-		for _, k := range kids {
-			if k.exited() {
-				return fmt.Errorf("%s exited: %v%s", k.name, k.err(), k.tail())
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d lines in both tables after %s", n, want, limit)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	var n int64
+	return pollKids(ctx, limit, 100*time.Millisecond, kids, func() (bool, error) {
+		var err error
+		n, err = count()
+		return n >= want, err
+	}, func() error { return fmt.Errorf("%d of %d lines in both tables after %s", n, want, limit) })
 }
 
 // WriteNginxTable prints nginx runs side by side.
