@@ -107,19 +107,24 @@ func (w *where) add(cond string, args ...any) {
 	w.args = append(w.args, args...)
 }
 
-func (w *where) rangeOf(ps []piece) {
+func (w *where) rangeOf(ps []piece, heads bool) {
+	cond := "(level = ? AND bucket >= ? AND bucket < ?)"
+	if heads {
+		cond = "(level = ? AND tail = 0 AND bucket >= ? AND bucket < ?)"
+	}
 	var parts []string
 	var args []any
 	for _, p := range ps {
-		parts = append(parts, "(level = ? AND bucket >= ? AND bucket < ?)")
+		parts = append(parts, cond)
 		args = append(args, p.level, p.from, p.to)
 	}
 	w.add("("+strings.Join(parts, " OR ")+")", args...)
 }
 
 // table names the columns a rollup table has; any: it has the rows of
-// every filter key (botAny).
-type tableCols struct{ status, statusClass, any bool }
+// every filter key (botAny); heads: it has heads and tails (the top table,
+// read by its heads).
+type tableCols struct{ status, statusClass, any, heads bool }
 
 func (f Filter) where(ps []piece, cols tableCols) *where {
 	w := &where{}
@@ -129,7 +134,7 @@ func (f Filter) where(ps []piece, cols tableCols) *where {
 		// read is the rows of the view asked for, not every filter key's.
 		if f.Host == "" && f.Status == 0 && f.Country == "" && f.Bots == "" {
 			w.add("is_bot = ?", botAny)
-			w.rangeOf(ps)
+			w.rangeOf(ps, cols.heads)
 			w.add("host = '' AND country = ''")
 			if cols.statusClass {
 				w.add("status_class = ?", classAny)
@@ -145,7 +150,7 @@ func (f Filter) where(ps []piece, cols tableCols) *where {
 			w.add("is_bot IN (?, ?, ?)", botNo, botYes, botUnknown)
 		}
 	}
-	w.rangeOf(ps)
+	w.rangeOf(ps, cols.heads)
 	if f.Host != "" {
 		w.add("host = ?", f.Host)
 	}
@@ -331,7 +336,11 @@ type Entry struct {
 	N     int64  `json:"n"`
 }
 
-// Top returns the limit values of dim with the most requests.
+// Top returns the limit values of dim with the most requests. Hours and
+// days are read by their heads (see topHead): a value's count misses what
+// it had in the hours and days where it was not among the topHead heaviest
+// of its view, at most the topHead-th count of each. Minutes are exact,
+// and so is every list whose values were within each bucket's head.
 func (s *Store) Top(ctx context.Context, f Filter, dim, limit int) ([]Entry, error) {
 	ps, err := s.pieces(ctx, f.From, f.To, LevelDay)
 	if err != nil {
@@ -340,7 +349,7 @@ func (s *Store) Top(ctx context.Context, f Filter, dim, limit int) ([]Entry, err
 	if len(ps) == 0 {
 		return []Entry{}, nil
 	}
-	w := f.where(ps, tableCols{statusClass: true, any: true})
+	w := f.where(ps, tableCols{statusClass: true, any: true, heads: true})
 	q := "SELECT MAX(value), SUM(n) FROM " + s.rollupTable(topSuffix) + " WHERE dim = ? AND " + w.sb.String() + " GROUP BY vhash ORDER BY 2 DESC, 1"
 	args := append([]any{dim}, w.args...)
 	if limit > 0 {
