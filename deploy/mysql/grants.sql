@@ -32,6 +32,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_top` TO '
 GRANT SELECT, INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_visitors` TO 'datastream_clean'@'%';
 GRANT SELECT, INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_pending` TO 'datastream_clean'@'%';
 GRANT SELECT, INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_dirty` TO 'datastream_clean'@'%';
+GRANT SELECT, INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_top_country` TO 'datastream_clean'@'%';
 
 -- dashboard and report: read everything; they fold pending rollups too.
 CREATE USER IF NOT EXISTS 'datastream_dashboard'@'%' IDENTIFIED BY 'change-me-dashboard';
@@ -41,3 +42,4 @@ GRANT INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_top` TO 'datastre
 GRANT INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_visitors` TO 'datastream_dashboard'@'%';
 GRANT DELETE ON `datastream`.`clean_log_rollup_pending` TO 'datastream_dashboard'@'%';
 GRANT INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_dirty` TO 'datastream_dashboard'@'%';
+GRANT INSERT, UPDATE, DELETE ON `datastream`.`clean_log_rollup_top_country` TO 'datastream_dashboard'@'%';

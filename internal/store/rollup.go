@@ -39,6 +39,7 @@ const (
 	visitorsSuffix = "_rollup_visitors"
 	pendingSuffix  = "_rollup_pending"
 	dirtySuffix    = "_rollup_dirty"
+	countrySuffix  = "_rollup_top_country"
 )
 
 // Bot classes as stored: a row's is_bot is unknown until enrichment
@@ -58,7 +59,8 @@ const (
 func (s *Store) rollupTable(suffix string) string { return QuoteIdent(s.cleanName + suffix) }
 
 func (s *Store) rollupTables() []string {
-	return []string{s.rollupTable(trafficSuffix), s.rollupTable(topSuffix), s.rollupTable(visitorsSuffix), s.rollupTable(pendingSuffix), s.rollupTable(dirtySuffix)}
+	return []string{s.rollupTable(trafficSuffix), s.rollupTable(topSuffix), s.rollupTable(visitorsSuffix), s.rollupTable(pendingSuffix), s.rollupTable(dirtySuffix),
+		s.rollupTable(countrySuffix)}
 }
 
 // trafficKey is a row of the traffic table: the filters every panel has.

@@ -148,6 +148,16 @@ func (s *Store) deriveBucket(ctx context.Context, tx *sql.Tx, lv uint8, b time.T
 			return err
 		}
 	}
+	// The filter-key heads again, keyed by country first.
+	byCountry := s.rollupTable(countrySuffix)
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+byCountry+" WHERE level = ? AND bucket = ?", lv, b); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO "+byCountry+" (dim, country, is_bot, level, bucket, host, status_class, vhash, value, n)"+
+		" SELECT dim, country, is_bot, level, bucket, host, status_class, vhash, value, n FROM "+top+
+		" WHERE "+allDims+" AND "+viewBots+" AND level = ? AND tail = 0 AND bucket = ?", lv, b); err != nil {
+		return err
+	}
 	// The visitors' sketches are merged in Go.
 	vis := s.rollupTable(visitorsSuffix)
 	rows, err := tx.QueryContext(ctx, "SELECT host, country, is_bot, sketch FROM "+vis+" WHERE level = ? AND bucket >= ? AND bucket < ?", lv-1, b, end)
@@ -201,6 +211,9 @@ var allDims = func() string {
 }()
 
 var allBots = fmt.Sprintf("is_bot IN (%d, %d, %d, %d)", botNo, botYes, botUnknown, botAny)
+
+// viewBots names the bot classes of filter-key rows (all but botAny).
+var viewBots = fmt.Sprintf("is_bot IN (%d, %d, %d)", botNo, botYes, botUnknown)
 
 // bucketKey names a bucket of a level.
 type bucketKey struct {

@@ -349,9 +349,37 @@ func (s *Store) Top(ctx context.Context, f Filter, dim, limit int) ([]Entry, err
 	if len(ps) == 0 {
 		return []Entry{}, nil
 	}
-	w := f.where(ps, tableCols{statusClass: true, any: true, heads: true})
-	q := "SELECT MAX(value), SUM(n) FROM " + s.rollupTable(topSuffix) + " WHERE dim = ? AND " + w.sb.String() + " GROUP BY vhash ORDER BY 2 DESC, 1"
-	args := append([]any{dim}, w.args...)
+	var q string
+	var args []any
+	if f.Country == "" {
+		w := f.where(ps, tableCols{statusClass: true, any: true, heads: true})
+		q = "SELECT MAX(value), SUM(n) FROM " + s.rollupTable(topSuffix) + " WHERE dim = ? AND " + w.sb.String()
+		args = append([]any{dim}, w.args...)
+	} else {
+		// A country's hours and days from the table keyed by country
+		// first (its heads), its minutes from the top table.
+		var minutes, derived []piece
+		for _, p := range ps {
+			if p.level == LevelMinute {
+				minutes = append(minutes, p)
+			} else {
+				derived = append(derived, p)
+			}
+		}
+		var parts []string
+		for _, t := range []struct {
+			ps    []piece
+			table string
+		}{{minutes, s.rollupTable(topSuffix)}, {derived, s.rollupTable(countrySuffix)}} {
+			if len(t.ps) > 0 {
+				w := f.where(t.ps, tableCols{statusClass: true, any: true})
+				parts = append(parts, "SELECT vhash, value, n FROM "+t.table+" WHERE dim = ? AND "+w.sb.String())
+				args = append(append(args, dim), w.args...)
+			}
+		}
+		q = "SELECT MAX(value), SUM(n) FROM (" + strings.Join(parts, " UNION ALL ") + ") t"
+	}
+	q += " GROUP BY vhash ORDER BY 2 DESC, 1"
 	if limit > 0 {
 		q += " LIMIT ?"
 		args = append(args, limit)

@@ -235,17 +235,29 @@ func TestRollupsReadMarkedBuckets(t *testing.T) {
 		{From: start.Truncate(24 * time.Hour), To: start.Add(48 * time.Hour)},
 		{From: start.Add(17 * time.Minute), To: start.Add(7*time.Hour + 3*time.Minute), Status: 4},
 		{From: start.Add(2 * time.Hour).Truncate(time.Hour), To: start.Add(5 * time.Hour).Truncate(time.Hour), Bots: "only"},
+		// A country's hours and days come from the table keyed by country.
+		{From: start.Truncate(24 * time.Hour), To: start.Add(48 * time.Hour), Country: "FR"},
+		{From: start.Add(17 * time.Minute), To: start.Add(7*time.Hour + 3*time.Minute), Country: "unknown", Bots: "exclude"},
 	}
 	before := make([]view, len(filters))
 	for i, f := range filters {
 		before[i] = read(f)
 		var want int64
 		q := "SELECT COUNT(*) FROM clean_log WHERE ts >= ? AND ts < ?"
-		switch {
-		case f.Status != 0:
+		if f.Status != 0 {
 			q += " AND status BETWEEN 400 AND 499"
-		case f.Bots == "only":
+		}
+		switch f.Bots {
+		case "only":
 			q += " AND is_bot"
+		case "exclude":
+			q += " AND (is_bot IS NULL OR NOT is_bot)"
+		}
+		switch f.Country {
+		case "FR":
+			q += " AND country = 'FR'"
+		case "unknown":
+			q += " AND country IS NULL"
 		}
 		if err := st.DB.QueryRow(q, f.From, f.To).Scan(&want); err != nil {
 			t.Fatal(err)

@@ -226,7 +226,8 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 			return err
 		}
 		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(SourcesTable), "{{visitors}}", s.visitorsTable(),
-			"{{traffic}}", s.rollupTable(trafficSuffix), "{{top}}", s.rollupTable(topSuffix), "{{rollup_visitors}}", s.rollupTable(visitorsSuffix), "{{pending}}", s.rollupTable(pendingSuffix), "{{rollup_dirty}}", s.rollupTable(dirtySuffix)).Replace(string(body))
+			"{{traffic}}", s.rollupTable(trafficSuffix), "{{top}}", s.rollupTable(topSuffix), "{{rollup_visitors}}", s.rollupTable(visitorsSuffix), "{{pending}}", s.rollupTable(pendingSuffix), "{{rollup_dirty}}", s.rollupTable(dirtySuffix),
+			"{{top_country}}", s.rollupTable(countrySuffix)).Replace(string(body))
 		for _, stmt := range splitStatements(text) {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil && !alreadyApplied(err) {
 				return fmt.Errorf("migration %s: %w", base, err)
