@@ -219,15 +219,8 @@ func (ru *rollup) add(r *clean.Row) {
 	b := truncUnix(t.Unix(), LevelMinute)
 	vreg, vrho := hllRegister(hash64(r.RemoteAddr, str(r.UserAgent), ru.dayString(t)))
 
-	tk := trafficKey{LevelMinute, b, host, status, country, isBot}
-	v := ru.traffic[tk]
-	v.requests++
-	v.bytes += bytes
-	ru.traffic[tk] = v
-	vk := visitorKey{LevelMinute, b, host, country, isBot, vreg}
-	if vrho > ru.visitors[vk] {
-		ru.visitors[vk] = vrho
-	}
+	ru.addTraffic(trafficKey{LevelMinute, b, host, status, country, isBot}, trafficVal{1, bytes})
+	ru.addVisitor(visitorKey{LevelMinute, b, host, country, isBot, vreg}, vrho)
 	addTop := func(d uint8, val string) {
 		k := topKey{d, LevelMinute, b, host, class, country, isBot, hash64(val)}
 		e, ok := ru.top[k]
@@ -267,45 +260,43 @@ func (ru *rollup) dayString(t time.Time) string {
 }
 
 // expand turns minute rows under their own filter keys (what add and the
-// pending deltas hold) into the rows the tables keep: the first levels
-// levels, and for the top entries and visitors also the rows of any
-// filter. A fold expands to minutes only (hours and days are derived
-// later, see rollup_compact.go); a rebuild to every level.
-func (ru *rollup) expand(levels uint8) *rollup {
+// pending deltas hold) into the minute rows the tables keep: for the top
+// entries and visitors also the rows of any filter. Hours and days are
+// derived from them later (rollup_compact.go).
+func (ru *rollup) expand() *rollup {
 	out := newRollup()
 	for k, v := range ru.traffic {
-		for lv := range levels {
-			k.level, k.bucket = lv, truncUnix(k.bucket, lv)
-			e := out.traffic[k]
-			e.requests += v.requests
-			e.bytes += v.bytes
-			out.traffic[k] = e
-		}
+		out.addTraffic(k, v)
 	}
 	for k, v := range ru.top {
-		b := k.bucket
-		for lv := range levels {
-			k.level, k.bucket = lv, truncUnix(b, lv)
-			for _, kk := range [2]topKey{k, {k.dim, lv, k.bucket, "", classAny, "", botAny, k.vhash}} {
-				e := out.top[kk]
-				e.value = v.value
-				e.n += v.n
-				out.top[kk] = e
-			}
-		}
+		out.addTop(k, v)
+		out.addTop(topKey{k.dim, k.level, k.bucket, "", classAny, "", botAny, k.vhash}, v)
 	}
 	for k, rho := range ru.visitors {
-		b := k.bucket
-		for lv := range levels {
-			k.level, k.bucket = lv, truncUnix(b, lv)
-			for _, kk := range [2]visitorKey{k, {lv, k.bucket, "", "", botAny, k.reg}} {
-				if rho > out.visitors[kk] {
-					out.visitors[kk] = rho
-				}
-			}
-		}
+		out.addVisitor(k, rho)
+		out.addVisitor(visitorKey{k.level, k.bucket, "", "", botAny, k.reg}, rho)
 	}
 	return out
+}
+
+// addTraffic, addTop and addVisitor add counts to a row, as many batches'
+// rows of one key merge.
+func (ru *rollup) addTraffic(k trafficKey, v trafficVal) {
+	e := ru.traffic[k]
+	e.requests += v.requests
+	e.bytes += v.bytes
+	ru.traffic[k] = e
+}
+
+func (ru *rollup) addTop(k topKey, v topVal) {
+	e := ru.top[k]
+	e.value = v.value
+	e.n += v.n
+	ru.top[k] = e
+}
+
+func (ru *rollup) addVisitor(k visitorKey, rho uint8) {
+	ru.visitors[k] = max(ru.visitors[k], rho)
 }
 
 // truncUnix is the start of the bucket of level lv holding Unix second u.

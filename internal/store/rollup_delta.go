@@ -96,24 +96,15 @@ type deltaReader struct {
 	err error
 }
 
-func (r *deltaReader) uint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errDelta
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *deltaReader) uint() uint64 { return varint(r, binary.Uvarint) }
+func (r *deltaReader) int() int64   { return varint(r, binary.Varint) }
 
-func (r *deltaReader) int() int64 {
+// varint reads one integer with decode (binary.Uvarint or Varint).
+func varint[T uint64 | int64](r *deltaReader, decode func([]byte) (T, int)) T {
 	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(r.b)
+	v, n := decode(r.b)
 	if n <= 0 {
 		r.err = errDelta
 		return 0
@@ -175,14 +166,11 @@ func (ru *rollup) merge(b []byte) error {
 	}
 	for range r.count(7) {
 		k := trafficKey{level: LevelMinute, bucket: r.int() * 60, host: r.str(), status: uint16(r.small(999)), country: r.str(), isBot: uint8(r.small(255))}
-		req, by := r.uint(), r.uint()
+		v := trafficVal{r.uint(), r.uint()}
 		if r.err != nil {
 			return r.err
 		}
-		v := ru.traffic[k]
-		v.requests += req
-		v.bytes += by
-		ru.traffic[k] = v
+		ru.addTraffic(k, v)
 	}
 	for range r.count(16) {
 		k := topKey{dim: uint8(r.small(255)), level: LevelMinute, bucket: r.int() * 60, host: r.str(), statusClass: uint8(r.small(255)), country: r.str(), isBot: uint8(r.small(255))}
@@ -194,14 +182,11 @@ func (ru *rollup) merge(b []byte) error {
 		}
 		k.vhash = binary.BigEndian.Uint64(r.b)
 		r.b = r.b[8:]
-		val, n := r.str(), r.uint()
+		v := topVal{r.str(), r.uint()}
 		if r.err != nil {
 			return r.err
 		}
-		v := ru.top[k]
-		v.value = val
-		v.n += n
-		ru.top[k] = v
+		ru.addTop(k, v)
 	}
 	for range r.count(6) {
 		k := visitorKey{level: LevelMinute, bucket: r.int() * 60, host: r.str(), country: r.str(), isBot: uint8(r.small(255)), reg: uint16(r.small(hllM - 1))}
@@ -209,7 +194,7 @@ func (ru *rollup) merge(b []byte) error {
 		if r.err != nil {
 			return r.err
 		}
-		ru.visitors[k] = max(ru.visitors[k], rho)
+		ru.addVisitor(k, rho)
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.err = errDelta
@@ -244,28 +229,19 @@ func (ru *rollup) mergeGob(b []byte) error {
 		if r.Level != LevelMinute {
 			continue
 		}
-		k := trafficKey{LevelMinute, r.Bucket, r.Host, r.Status, r.Country, r.IsBot}
-		v := ru.traffic[k]
-		v.requests += r.N
-		v.bytes += r.Bytes
-		ru.traffic[k] = v
+		ru.addTraffic(trafficKey{LevelMinute, r.Bucket, r.Host, r.Status, r.Country, r.IsBot}, trafficVal{r.N, r.Bytes})
 	}
 	for _, r := range d.Top {
 		if r.Level != LevelMinute || r.IsBot == botAny {
 			continue
 		}
-		k := topKey{r.Dim, LevelMinute, r.Bucket, r.Host, r.Class, r.Country, r.IsBot, r.Hash}
-		v := ru.top[k]
-		v.value = r.Value
-		v.n += r.N
-		ru.top[k] = v
+		ru.addTop(topKey{r.Dim, LevelMinute, r.Bucket, r.Host, r.Class, r.Country, r.IsBot, r.Hash}, topVal{r.Value, r.N})
 	}
 	for _, r := range d.Visitors {
 		if r.Level != LevelMinute || r.IsBot == botAny {
 			continue
 		}
-		k := visitorKey{LevelMinute, r.Bucket, r.Host, r.Country, r.IsBot, r.Reg}
-		ru.visitors[k] = max(ru.visitors[k], r.Rho)
+		ru.addVisitor(visitorKey{LevelMinute, r.Bucket, r.Host, r.Country, r.IsBot, r.Reg}, r.Rho)
 	}
 	return nil
 }

@@ -77,16 +77,20 @@ func TestDeltaReadsFirstVersion(t *testing.T) {
 	for _, r := range deltaRows() {
 		ru.add(&r)
 	}
-	full := ru.expand(numLevels)
+	// What the first version stored: every row at every level, under its
+	// own keys and under any.
+	minutes := ru.expand()
 	var d gobDelta
-	for k, v := range full.traffic {
-		d.Traffic = append(d.Traffic, gobRow{Level: k.level, Bucket: k.bucket, Host: k.host, Status: k.status, Country: k.country, IsBot: k.isBot, N: v.requests, Bytes: v.bytes})
-	}
-	for k, v := range full.top {
-		d.Top = append(d.Top, gobRow{Dim: k.dim, Level: k.level, Bucket: k.bucket, Host: k.host, Class: k.statusClass, Country: k.country, IsBot: k.isBot, Hash: k.vhash, Value: v.value, N: v.n})
-	}
-	for k, v := range full.visitors {
-		d.Visitors = append(d.Visitors, gobRow{Level: k.level, Bucket: k.bucket, Host: k.host, Country: k.country, IsBot: k.isBot, Reg: k.reg, Rho: v})
+	for lv := range uint8(numLevels) {
+		for k, v := range minutes.traffic {
+			d.Traffic = append(d.Traffic, gobRow{Level: lv, Bucket: truncUnix(k.bucket, lv), Host: k.host, Status: k.status, Country: k.country, IsBot: k.isBot, N: v.requests, Bytes: v.bytes})
+		}
+		for k, v := range minutes.top {
+			d.Top = append(d.Top, gobRow{Dim: k.dim, Level: lv, Bucket: truncUnix(k.bucket, lv), Host: k.host, Class: k.statusClass, Country: k.country, IsBot: k.isBot, Hash: k.vhash, Value: v.value, N: v.n})
+		}
+		for k, v := range minutes.visitors {
+			d.Visitors = append(d.Visitors, gobRow{Level: lv, Bucket: truncUnix(k.bucket, lv), Host: k.host, Country: k.country, IsBot: k.isBot, Reg: k.reg, Rho: v})
+		}
 	}
 	var b bytes.Buffer
 	if err := gob.NewEncoder(&b).Encode(&d); err != nil {
@@ -97,56 +101,43 @@ func TestDeltaReadsFirstVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	equalRollups(t, "first version", got, ru)
-	equalRollups(t, "first version expanded", got.expand(numLevels), full)
+	equalRollups(t, "first version expanded", got.expand(), minutes)
 }
 
-// TestExpandLevels: each level counts every row once, and the rows of any
-// filter count them too.
-func TestExpandLevels(t *testing.T) {
+// TestExpandAny: expand keeps every row in its minute under its own keys
+// and counts it once more under any.
+func TestExpandAny(t *testing.T) {
 	ru := newRollup()
 	rows := deltaRows()
 	for _, r := range rows {
 		ru.add(&r)
 	}
-	full := ru.expand(numLevels)
-	for lv := range uint8(numLevels) {
-		var reqs uint64
-		buckets := map[int64]bool{}
-		for k, v := range full.traffic {
-			if k.level == lv {
-				reqs += v.requests
-				buckets[k.bucket] = true
-			}
-		}
-		if reqs != uint64(len(rows)) {
-			t.Errorf("level %d counts %d requests, want %d", lv, reqs, len(rows))
-		}
-		for b := range buckets {
-			if b%int64(levelSize[lv]/time.Second) != 0 {
-				t.Errorf("level %d bucket %d is not aligned", lv, b)
-			}
-		}
-		for _, any := range []bool{false, true} {
-			var paths uint64
-			for k, v := range full.top {
-				if k.level == lv && k.dim == DimPath && (k.isBot == botAny) == any {
-					paths += v.n
-				}
-			}
-			if paths != uint64(len(rows)) {
-				t.Errorf("level %d (any %v) counts %d paths, want %d", lv, any, paths, len(rows))
-			}
+	full := ru.expand()
+	var reqs uint64
+	for k, v := range full.traffic {
+		reqs += v.requests
+		if k.level != LevelMinute || k.bucket%60 != 0 {
+			t.Errorf("traffic row %+v is not a minute row", k)
 		}
 	}
-	// The rows span midnight: two days, three hours.
-	days := map[int64]bool{}
-	for k := range full.traffic {
-		if k.level == LevelDay {
-			days[k.bucket] = true
+	if reqs != uint64(len(rows)) {
+		t.Errorf("traffic counts %d requests, want %d", reqs, len(rows))
+	}
+	for _, any := range []bool{false, true} {
+		var paths uint64
+		for k, v := range full.top {
+			if k.dim == DimPath && (k.isBot == botAny) == any {
+				paths += v.n
+			}
+		}
+		if paths != uint64(len(rows)) {
+			t.Errorf("any %v counts %d paths, want %d", any, paths, len(rows))
 		}
 	}
-	if len(days) != 2 {
-		t.Errorf("%d day buckets, want 2", len(days))
+	for k := range full.visitors {
+		if k.level != LevelMinute {
+			t.Errorf("visitor row %+v is not a minute row", k)
+		}
 	}
 }
 

@@ -128,7 +128,7 @@ func (s *Store) foldOnce(ctx context.Context, wait time.Duration) (n int, more b
 			if len(ids) == 0 {
 				return nil
 			}
-			if err := s.upsertRollup(ctx, tx, ru.expand(1)); err != nil {
+			if err := s.upsertRollup(ctx, tx, ru.expand()); err != nil {
 				return err
 			}
 			if err := s.markDirty(ctx, tx, ru); err != nil {

@@ -56,9 +56,17 @@ func (s *Store) RebuildRollups(ctx context.Context, since time.Time) (int64, err
 			return total, err
 		}
 		if n == 0 {
-			return total, nil
+			// Hours and days as a fold leaves them: derived from the minutes.
+			_, err := s.compactRollups(ctx, 0, -1, foldWait)
+			return total, err
 		}
-		if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.upsertRollup(ctx, tx, ru.expand(numLevels)) }); err != nil {
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			if err := s.upsertRollup(ctx, tx, ru.expand()); err != nil {
+				return err
+			}
+			return s.markDirty(ctx, tx, ru)
+		})
+		if err != nil {
 			return total, err
 		}
 		total += int64(n)

@@ -127,16 +127,36 @@ func TestRollupsIdempotentAndExact(t *testing.T) {
 		t.Errorf("top bots = %v, want Googlebot %d", top, want)
 	}
 
-	// Rebuild gives the same rollups.
+	// Rebuild gives the same rollups, and the same lists, a country's
+	// (read from its own table over hours and days) among them.
+	day := store.Filter{From: start.Truncate(24 * time.Hour), To: start.Truncate(24 * time.Hour).Add(48 * time.Hour), Country: "FR"}
+	lists := func() string {
+		var out []any
+		for _, f := range []store.Filter{day, {From: day.From, To: day.To}} {
+			top, err := st.Top(ctx, f, store.DimPath, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, top)
+		}
+		return fmt.Sprint(out...)
+	}
+	before := lists()
 	n, err := st.RebuildRollups(ctx, time.Time{})
 	if err != nil || n != 3000 {
 		t.Fatalf("rebuild: %d rows, %v", n, err)
 	}
 	checkExact(t, st)
+	if got := lists(); got != before {
+		t.Errorf("top paths after a rebuild:\n%s\nbefore:\n%s", got, before)
+	}
 	if _, err := st.RebuildRollups(ctx, start.Add(3*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	checkExact(t, st)
+	if got := lists(); got != before {
+		t.Errorf("top paths after a rebuild since 3 h in:\n%s\nbefore:\n%s", got, before)
+	}
 }
 
 func TestRollupsCompetingWriters(t *testing.T) {
