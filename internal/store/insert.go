@@ -105,7 +105,15 @@ func retry(ctx context.Context, f func() error) error {
 const txAttempts = 6
 
 func (s *Store) inTxOnce(ctx context.Context, f func(tx *sql.Tx) error) error {
-	tx, err := s.DB.BeginTx(ctx, nil)
+	return txOn(ctx, s.DB, nil, f)
+}
+
+// txOn runs f in a transaction begun on db (a pool or one connection)
+// and commits it.
+func txOn(ctx context.Context, db interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}, opts *sql.TxOptions, f func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

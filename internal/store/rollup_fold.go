@@ -152,15 +152,7 @@ func (s *Store) foldOnce(ctx context.Context, wait time.Duration) (n int, more b
 // gap after the last one, where every clean batch inserts its own; at
 // REPEATABLE READ each batch's commit waited for the fold.
 func inConnTx(ctx context.Context, conn *sql.Conn, f func(tx *sql.Tx) error) error {
-	tx, err := conn.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := f(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return txOn(ctx, conn, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, f)
 }
 
 // foldLimit is how many pending rows a fold takes: foldBatch, or fewer

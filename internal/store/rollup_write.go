@@ -103,8 +103,6 @@ func (s *Store) kickFold() {
 
 func (s *Store) foldLoop(ctx context.Context) {
 	defer close(s.folder.done)
-	t := time.NewTimer(0)
-	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -116,11 +114,10 @@ func (s *Store) foldLoop(ctx context.Context) {
 		if _, err := s.fold(ctx, 0); err != nil && ctx.Err() == nil {
 			s.log.Warn("fold rollups", "err", err)
 		}
-		t.Reset(foldEvery)
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(foldEvery):
 		}
 	}
 }
