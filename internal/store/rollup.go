@@ -58,9 +58,18 @@ const (
 
 func (s *Store) rollupTable(suffix string) string { return QuoteIdent(s.cleanName + suffix) }
 
+// rollupSuffixes are the rollup tables, by the name migrations call them.
+var rollupSuffixes = []struct{ placeholder, suffix string }{
+	{"{{traffic}}", trafficSuffix}, {"{{top}}", topSuffix}, {"{{rollup_visitors}}", visitorsSuffix},
+	{"{{pending}}", pendingSuffix}, {"{{rollup_dirty}}", dirtySuffix}, {"{{top_country}}", countrySuffix},
+}
+
 func (s *Store) rollupTables() []string {
-	return []string{s.rollupTable(trafficSuffix), s.rollupTable(topSuffix), s.rollupTable(visitorsSuffix), s.rollupTable(pendingSuffix), s.rollupTable(dirtySuffix),
-		s.rollupTable(countrySuffix)}
+	var out []string
+	for _, t := range rollupSuffixes {
+		out = append(out, s.rollupTable(t.suffix))
+	}
+	return out
 }
 
 // trafficKey is a row of the traffic table: the filters every panel has.

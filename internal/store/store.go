@@ -216,6 +216,11 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 	if err != nil {
 		return err
 	}
+	pairs := []string{"{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(SourcesTable), "{{visitors}}", s.visitorsTable()}
+	for _, t := range rollupSuffixes {
+		pairs = append(pairs, t.placeholder, s.rollupTable(t.suffix))
+	}
+	names := strings.NewReplacer(pairs...)
 	for _, m := range list {
 		v, base := m.version, strings.TrimPrefix(m.path, "migrations/")
 		if v <= have || (upTo > 0 && v > upTo) {
@@ -225,9 +230,7 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 		if err != nil {
 			return err
 		}
-		text := strings.NewReplacer("{{raw}}", s.raw, "{{clean}}", s.clean, "{{dead}}", s.deadTable(), "{{sources}}", QuoteIdent(SourcesTable), "{{visitors}}", s.visitorsTable(),
-			"{{traffic}}", s.rollupTable(trafficSuffix), "{{top}}", s.rollupTable(topSuffix), "{{rollup_visitors}}", s.rollupTable(visitorsSuffix), "{{pending}}", s.rollupTable(pendingSuffix), "{{rollup_dirty}}", s.rollupTable(dirtySuffix),
-			"{{top_country}}", s.rollupTable(countrySuffix)).Replace(string(body))
+		text := names.Replace(string(body))
 		for _, stmt := range splitStatements(text) {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil && !alreadyApplied(err) {
 				return fmt.Errorf("migration %s: %w", base, err)
