@@ -10,6 +10,7 @@ package enrich
 import (
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"net/netip"
 	"strings"
 
@@ -172,8 +173,7 @@ func (e *Enricher) agent(ua string) *agentInfo {
 		// agents costs a hash per line rather than the whole parse; the
 		// visitor is still the whole string.
 		a := *e.agent(ua[:maxAgent])
-		sum := sha256.Sum256([]byte(ua))
-		copy(a.hash[:], sum[:16])
+		a.hash = agentHash(ua)
 		return &a
 	}
 	if a, ok := e.ua.get(ua); ok {
@@ -187,10 +187,18 @@ func (e *Enricher) agent(ua string) *agentInfo {
 	if ag.Device != DeviceNone {
 		a.isBot = &ag.IsBot
 	}
-	sum := sha256.Sum256([]byte(ua))
-	copy(a.hash[:], sum[:16])
+	a.hash = agentHash(ua)
 	e.ua.put(strings.Clone(ua), a)
 	return a
+}
+
+// agentHash is the hash of a user agent the visitor key takes, written
+// from the string (a huge agent is hashed on every line: no copy of it).
+func agentHash(ua string) (h [16]byte) {
+	d := sha256.New()
+	io.WriteString(d, ua) //nolint:errcheck // a hash never fails to write
+	copy(h[:], d.Sum(nil))
+	return h
 }
 
 // nonEmpty is nil for "", else s cut to max runes (the column's width).
