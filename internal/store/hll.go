@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 )
 
 // The unique-visitor sketch is a HyperLogLog with 2^hllP registers: a
@@ -64,12 +65,43 @@ func hllEstimate(regs map[uint16]uint8) float64 {
 	return e
 }
 
-// sketch is a HyperLogLog's registers.
-type sketch [hllM]uint8
+// sketch is a HyperLogLog's registers: sparse (the registers set, in a
+// map) until more than sparseMax are set, then dense. A minute of one host,
+// country and bot class sets a few registers, and a fold or a derive over
+// a sparse log (one batch spanning hours) holds tens of thousands of such
+// sketches: dense, each would cost 16 KB and a 16,384-register scan to
+// encode, which made folding a backfill slower than writing it.
+type sketch struct {
+	sparse map[uint16]uint8
+	dense  *[hllM]uint8
+}
 
-// sparseMax is the most registers a stored sketch lists one by one (4
-// bytes each) before it is stored dense (one byte each).
+// sparseMax is the most registers a sketch keeps one by one (4 bytes each
+// when stored) before it is dense (one byte each).
 const sparseMax = hllM / 4
+
+// set raises register reg to rho.
+func (s *sketch) set(reg uint16, rho uint8) {
+	if s.dense != nil {
+		s.dense[reg] = max(s.dense[reg], rho)
+		return
+	}
+	if s.sparse == nil {
+		s.sparse = map[uint16]uint8{}
+	}
+	if old, ok := s.sparse[reg]; ok {
+		s.sparse[reg] = max(old, rho)
+		return
+	}
+	s.sparse[reg] = rho
+	if len(s.sparse) > sparseMax {
+		s.dense = new([hllM]uint8)
+		for r, v := range s.sparse {
+			s.dense[r] = v
+		}
+		s.sparse = nil
+	}
+}
 
 // merge takes the larger of each register of an encoded sketch.
 func (s *sketch) merge(b []byte) error {
@@ -77,14 +109,21 @@ func (s *sketch) merge(b []byte) error {
 	case len(b) == 0:
 		return nil
 	case b[0] == 'd' && len(b) == 1+hllM:
+		if s.dense == nil {
+			s.dense = new([hllM]uint8)
+			for r, v := range s.sparse {
+				s.dense[r] = v
+			}
+			s.sparse = nil
+		}
 		for i, r := range b[1:] {
-			s[i] = max(s[i], r)
+			s.dense[i] = max(s.dense[i], r)
 		}
 	case b[0] == 's' && (len(b)-1)%4 == 0:
 		for i := 1; i < len(b); i += 4 {
 			reg := uint16(b[i])<<8 | uint16(b[i+1])
-			if reg < hllM {
-				s[reg] = max(s[reg], b[i+2])
+			if reg < hllM && b[i+2] != 0 {
+				s.set(reg, b[i+2])
 			}
 		}
 	default:
@@ -93,31 +132,48 @@ func (s *sketch) merge(b []byte) error {
 	return nil
 }
 
-// encode stores the sketch sparse or dense, whichever is smaller.
+// encode stores the sketch sparse (registers in order, so a sketch has
+// one encoding) or dense, whichever is smaller.
 func (s *sketch) encode() []byte {
-	n := 0
-	for _, r := range s {
-		if r != 0 {
-			n++
+	if s.dense != nil {
+		n := 0
+		for _, r := range s.dense {
+			if r != 0 {
+				n++
+			}
 		}
+		if n > sparseMax {
+			return append([]byte{'d'}, s.dense[:]...)
+		}
+		out := make([]byte, 1, 1+4*n)
+		out[0] = 's'
+		for i, r := range s.dense {
+			if r != 0 {
+				out = append(out, byte(i>>8), byte(i), r, 0)
+			}
+		}
+		return out
 	}
-	if n > sparseMax {
-		return append([]byte{'d'}, s[:]...)
+	regs := make([]uint16, 0, len(s.sparse))
+	for r := range s.sparse {
+		regs = append(regs, r)
 	}
-	out := make([]byte, 1, 1+4*n)
+	slices.Sort(regs)
+	out := make([]byte, 1, 1+4*len(regs))
 	out[0] = 's'
-	for i, r := range s {
-		if r != 0 {
-			out = append(out, byte(i>>8), byte(i), r, 0)
-		}
+	for _, r := range regs {
+		out = append(out, byte(r>>8), byte(r), s.sparse[r], 0)
 	}
 	return out
 }
 
 // estimate is hllEstimate of the sketch.
 func (s *sketch) estimate() float64 {
+	if s.dense == nil {
+		return hllEstimate(s.sparse)
+	}
 	regs := map[uint16]uint8{}
-	for i, r := range s {
+	for i, r := range s.dense {
 		if r != 0 {
 			regs[uint16(i)] = r
 		}

@@ -19,9 +19,9 @@ import (
 // transaction, and competing folders take disjoint rows (SKIP LOCKED),
 // so each batch is added exactly once.
 
-// addPending stores ru as a pending row in tx.
-func (s *Store) addPending(ctx context.Context, tx *sql.Tx, ru *rollup) error {
-	_, err := tx.ExecContext(ctx, "INSERT INTO "+s.rollupTable(pendingSuffix)+" (delta) VALUES (?)", ru.encode())
+// addPending stores a rollup's encoding as a pending row in tx.
+func (s *Store) addPending(ctx context.Context, tx *sql.Tx, delta []byte) error {
+	_, err := tx.ExecContext(ctx, "INSERT INTO "+s.rollupTable(pendingSuffix)+" (delta) VALUES (?)", delta)
 	return err
 }
 

@@ -41,15 +41,26 @@ func (s *Store) writeCleanRollups(ctx context.Context, src cleanRows) error {
 		return s.write(ctx, s.cleanIns, src, visits, nil)
 	}
 	for attempt := 1; ; attempt++ {
-		err := s.write(ctx, s.cleanIns, src, visits, func(tx *sql.Tx, inserted int64) error {
+		// The rollup is made, and stored, before the visitors are locked:
+		// it does not depend on visit ids, and every moment between the
+		// lock and the commit is a moment a competing batch of the same
+		// visitors waits (the tail of the latency at a steady rate).
+		ru := newRollup()
+		for i := range src.rows {
+			ru.add(&src.rows[i])
+		}
+		delta := ru.encode()
+		before := func(tx *sql.Tx) error {
+			if err := s.addPending(ctx, tx, delta); err != nil {
+				return err
+			}
+			return visits(tx)
+		}
+		err := s.write(ctx, s.cleanIns, src, before, func(tx *sql.Tx, inserted int64) error {
 			if inserted != int64(src.len()) {
 				return errDuplicates
 			}
-			ru := newRollup()
-			for i := range src.rows {
-				ru.add(&src.rows[i])
-			}
-			return s.addPending(ctx, tx, ru)
+			return nil
 		})
 		switch {
 		case err == nil:
@@ -241,8 +252,7 @@ func (s *Store) mergeVisitors(ctx context.Context, tx *sql.Tx, ru *rollup) error
 	groups := map[sketchKey]*sketch{}
 	for k, rho := range ru.visitors {
 		sk := sketchKey{k.level, k.bucket, k.host, k.country, k.isBot}
-		g := sketchOf(groups, sk)
-		g[k.reg] = max(g[k.reg], rho)
+		sketchOf(groups, sk).set(k.reg, rho)
 	}
 	keys := sortedKeys(groups, func(a, b sketchKey) int {
 		return cmp.Or(cmp.Compare(a.level, b.level), cmp.Compare(a.bucket, b.bucket), cmp.Compare(a.host, b.host),
