@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 type benchHooks struct {
 	report     string
 	cpuProfile string
+	memProfile string
 	exitLine   int64
 	discard    bool
 	bare       bool
@@ -45,26 +47,70 @@ const expert = "(expert, for datastream bench) "
 func (b *benchHooks) producerFlags(fs *config.FlagSet) {
 	fs.StringVar(&b.report, "bench-report", "", expert+"write counters and times as JSON to this file at exit")
 	fs.StringVar(&b.cpuProfile, "cpu-profile", "", expert+"write a Go CPU profile to this file ({name} is replaced by the component's name)")
+	fs.StringVar(&b.memProfile, "mem-profile", "", expert+"write a Go heap profile to this file each time the live heap reaches a new high ({name} as for --cpu-profile)")
 }
 
-// profile starts the CPU profile if one was asked for; the returned func
-// ends it.
+// profile starts the CPU and heap profiles asked for; the returned func
+// ends them.
 func (b *benchHooks) profile(name string) (stop func(), err error) {
+	stopHeap := b.heapProfile(name)
 	if b.cpuProfile == "" {
-		return func() {}, nil
+		return stopHeap, nil
 	}
 	f, err := os.Create(strings.ReplaceAll(b.cpuProfile, "{name}", name))
 	if err != nil {
+		stopHeap()
 		return nil, err
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
+		stopHeap()
 		return nil, err
 	}
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
+		stopHeap()
 	}, nil
+}
+
+// heapProfile writes the heap profile whenever the live heap (as of the
+// last collection) is 10% above its previous high: the profile left is
+// that of the peak, which is what a peak RSS wants explained.
+func (b *benchHooks) heapProfile(name string) (stop func()) {
+	if b.memProfile == "" {
+		return func() {}
+	}
+	path := strings.ReplaceAll(b.memProfile, "{name}", name)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		var high uint64
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			metrics.Read(sample)
+			if live := sample[0].Value.Uint64(); live > high+high/10 {
+				high = live
+				if f, err := os.Create(path); err == nil {
+					_ = pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // bareFlag is the producer's expert flag for the bare ceiling.
