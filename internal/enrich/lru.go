@@ -21,7 +21,9 @@ type lruNode[K comparable, V any] struct {
 }
 
 func newLRU[K comparable, V any](max int) *lru[K, V] {
-	c := &lru[K, V]{max: max, items: make(map[K]*lruNode[K, V], max)}
+	// The map grows as entries come: sized for max up front, the address
+	// cache took 3.7 MB on a site that never has 65,536 visitors.
+	c := &lru[K, V]{max: max, items: map[K]*lruNode[K, V]{}}
 	c.head.next, c.head.prev = &c.head, &c.head
 	return c
 }

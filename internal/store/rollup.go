@@ -271,21 +271,26 @@ func (ru *rollup) dayString(t time.Time) string {
 // expand turns minute rows under their own filter keys (what add and the
 // pending deltas hold) into the minute rows the tables keep: for the top
 // entries and visitors also the rows of any filter. Hours and days are
-// derived from them later (rollup_compact.go).
+// derived from them later (rollup_compact.go). It adds them to ru itself
+// and returns ru: a fold's merged rollup is its largest allocation, and a
+// copy of it doubled the fold's memory.
 func (ru *rollup) expand() *rollup {
-	out := newRollup()
-	for k, v := range ru.traffic {
-		out.addTraffic(k, v)
-	}
+	anyRows := newRollup()
 	for k, v := range ru.top {
-		out.addTop(k, v)
-		out.addTop(topKey{k.dim, k.level, k.bucket, "", classAny, "", botAny, k.vhash}, v)
+		k.host, k.statusClass, k.country, k.isBot = "", classAny, "", botAny
+		anyRows.addTop(k, v)
 	}
 	for k, rho := range ru.visitors {
-		out.addVisitor(k, rho)
-		out.addVisitor(visitorKey{k.level, k.bucket, "", "", botAny, k.reg}, rho)
+		k.host, k.country, k.isBot = "", "", botAny
+		anyRows.addVisitor(k, rho)
 	}
-	return out
+	for k, v := range anyRows.top {
+		ru.addTop(k, v)
+	}
+	for k, rho := range anyRows.visitors {
+		ru.addVisitor(k, rho)
+	}
+	return ru
 }
 
 // addTraffic, addTop and addVisitor add counts to a row, as many batches'

@@ -79,7 +79,11 @@ func TestDeltaReadsFirstVersion(t *testing.T) {
 	}
 	// What the first version stored: every row at every level, under its
 	// own keys and under any.
-	minutes := ru.expand()
+	minutes := newRollup()
+	for _, r := range deltaRows() {
+		minutes.add(&r)
+	}
+	minutes.expand()
 	var d gobDelta
 	for lv := range uint8(numLevels) {
 		for k, v := range minutes.traffic {
