@@ -68,7 +68,7 @@ func Main(args []string) int {
 		return 2
 	}
 
-	tuneGC(os.Getenv("GOGC"))
+	tuneGC(os.Getenv("GOGC"), os.Getenv("GOMEMLIMIT"), cmd.name)
 
 	// The first SIGINT/SIGTERM cancels the context so components drain and
 	// flush; a second one exits at once.
@@ -110,15 +110,25 @@ func Main(args []string) int {
 // gcPercent is the garbage collector's target when GOGC is not set. The
 // components keep a few megabytes live and allocate per message, so at
 // Go's default of 100 they collect many times a second; 200 takes 4-9% off
-// each component's CPU for about 4 MB more at one line per message and
-// 13 MB more packed (docs/performance.md, "Go's GC target").
-// 400 came close to the 100 MB memory target with packed messages.
-const gcPercent = 200
+// each component's CPU for a few MB (docs/performance.md, "Go's GC
+// target"). The clean consumer keeps 30-35 MB live (enrichment's tables
+// and caches, rollups in flight), up to 50 in bursts, so at 200 alone it
+// peaked at 130-215 MB, past the 100 MB per component we hold to: it also
+// gets a soft limit of cleanMemLimit unless GOMEMLIMIT is set, and
+// collects sooner only as it nears it (docs/performance.md, "Memory").
+const (
+	gcPercent     = 200
+	cleanMemLimit = 80 << 20
+)
 
-// tuneGC sets gcPercent unless the user chose a GOGC of their own.
-func tuneGC(gogc string) {
+// tuneGC sets the GC target and, for the clean consumer, the memory
+// limit, each unless the user chose their own (GOGC, GOMEMLIMIT).
+func tuneGC(gogc, memLimit, command string) {
 	if gogc == "" {
 		debug.SetGCPercent(gcPercent)
+	}
+	if memLimit == "" && command == "data-clean-consumer" {
+		debug.SetMemoryLimit(cleanMemLimit)
 	}
 }
 
