@@ -95,12 +95,20 @@ func (s *sketch) set(reg uint16, rho uint8) {
 	}
 	s.sparse[reg] = rho
 	if len(s.sparse) > sparseMax {
-		s.dense = new([hllM]uint8)
-		for r, v := range s.sparse {
-			s.dense[r] = v
-		}
-		s.sparse = nil
+		s.densify()
 	}
+}
+
+// densify moves the registers to the dense array.
+func (s *sketch) densify() {
+	if s.dense != nil {
+		return
+	}
+	s.dense = new([hllM]uint8)
+	for r, v := range s.sparse {
+		s.dense[r] = v
+	}
+	s.sparse = nil
 }
 
 // merge takes the larger of each register of an encoded sketch.
@@ -109,13 +117,7 @@ func (s *sketch) merge(b []byte) error {
 	case len(b) == 0:
 		return nil
 	case b[0] == 'd' && len(b) == 1+hllM:
-		if s.dense == nil {
-			s.dense = new([hllM]uint8)
-			for r, v := range s.sparse {
-				s.dense[r] = v
-			}
-			s.sparse = nil
-		}
+		s.densify()
 		for i, r := range b[1:] {
 			s.dense[i] = max(s.dense[i], r)
 		}
