@@ -137,42 +137,42 @@ func (s *sketch) merge(b []byte) error {
 // encode stores the sketch sparse (registers in order, so a sketch has
 // one encoding) or dense, whichever is smaller.
 func (s *sketch) encode() []byte {
-	if s.dense != nil {
-		n := 0
-		for _, r := range s.dense {
-			if r != 0 {
-				n++
-			}
-		}
-		if n > sparseMax {
-			return append([]byte{'d'}, s.dense[:]...)
-		}
-		out := make([]byte, 1, 1+4*n)
-		out[0] = 's'
-		for i, r := range s.dense {
-			if r != 0 {
-				out = append(out, byte(i>>8), byte(i), r, 0)
-			}
-		}
-		return out
+	if s.dense != nil && s.count() > sparseMax {
+		return append([]byte{'d'}, s.dense[:]...)
 	}
-	regs := make([]uint16, 0, len(s.sparse))
-	for r := range s.sparse {
-		regs = append(regs, r)
+	regs := s.registers()
+	keys := make([]uint16, 0, len(regs))
+	for r := range regs {
+		keys = append(keys, r)
 	}
-	slices.Sort(regs)
-	out := make([]byte, 1, 1+4*len(regs))
+	slices.Sort(keys)
+	out := make([]byte, 1, 1+4*len(keys))
 	out[0] = 's'
-	for _, r := range regs {
-		out = append(out, byte(r>>8), byte(r), s.sparse[r], 0)
+	for _, r := range keys {
+		out = append(out, byte(r>>8), byte(r), regs[r], 0)
 	}
 	return out
 }
 
-// estimate is hllEstimate of the sketch.
-func (s *sketch) estimate() float64 {
+// count is how many registers are set.
+func (s *sketch) count() int {
 	if s.dense == nil {
-		return hllEstimate(s.sparse)
+		return len(s.sparse)
+	}
+	n := 0
+	for _, r := range s.dense {
+		if r != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// registers are the registers set: the sparse map itself, or one made
+// from the dense array.
+func (s *sketch) registers() map[uint16]uint8 {
+	if s.dense == nil {
+		return s.sparse
 	}
 	regs := map[uint16]uint8{}
 	for i, r := range s.dense {
@@ -180,5 +180,8 @@ func (s *sketch) estimate() float64 {
 			regs[uint16(i)] = r
 		}
 	}
-	return hllEstimate(regs)
+	return regs
 }
+
+// estimate is hllEstimate of the sketch.
+func (s *sketch) estimate() float64 { return hllEstimate(s.registers()) }
