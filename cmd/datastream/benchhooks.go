@@ -53,24 +53,34 @@ func (b *benchHooks) producerFlags(fs *config.FlagSet) {
 // profile starts the CPU and heap profiles asked for; the returned func
 // ends them.
 func (b *benchHooks) profile(name string) (stop func(), err error) {
+	stopCPU, err := b.cpuProf(name)
+	if err != nil {
+		return nil, err
+	}
 	stopHeap := b.heapProfile(name)
+	return func() {
+		stopCPU()
+		stopHeap()
+	}, nil
+}
+
+// cpuProf starts the CPU profile if one was asked for; the returned func
+// ends it.
+func (b *benchHooks) cpuProf(name string) (stop func(), err error) {
 	if b.cpuProfile == "" {
-		return stopHeap, nil
+		return func() {}, nil
 	}
 	f, err := os.Create(strings.ReplaceAll(b.cpuProfile, "{name}", name))
 	if err != nil {
-		stopHeap()
 		return nil, err
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
-		stopHeap()
 		return nil, err
 	}
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
-		stopHeap()
 	}, nil
 }
 
