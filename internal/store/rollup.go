@@ -114,6 +114,7 @@ type rollup struct {
 	traffic  map[trafficKey]trafficVal
 	top      map[topKey]topVal
 	visitors map[visitorKey]uint8
+	expanded bool // holds its rows of any filter (see expand)
 
 	day    int64 // the day dayStr names (Unix seconds)
 	dayStr string
@@ -273,8 +274,14 @@ func (ru *rollup) dayString(t time.Time) string {
 // entries and visitors also the rows of any filter. Hours and days are
 // derived from them later (rollup_compact.go). It adds them to ru itself
 // and returns ru: a fold's merged rollup is its largest allocation, and a
-// copy of it doubled the fold's memory.
+// copy of it doubled the fold's memory. Expanding again changes nothing,
+// so a transaction that runs again (inTx after a deadlock) cannot count
+// the rows of any filter twice.
 func (ru *rollup) expand() *rollup {
+	if ru.expanded {
+		return ru
+	}
+	ru.expanded = true
 	anyRows := newRollup()
 	for k, v := range ru.top {
 		k.host, k.statusClass, k.country, k.isBot = "", classAny, "", botAny

@@ -117,6 +117,10 @@ func TestExpandAny(t *testing.T) {
 		ru.add(&r)
 	}
 	full := ru.expand()
+	// A transaction run again expands the same rollup again.
+	if again := full.expand(); again != full {
+		t.Fatal("expand made a new rollup")
+	}
 	var reqs uint64
 	for k, v := range full.traffic {
 		reqs += v.requests

@@ -60,11 +60,8 @@ func (s *Store) RebuildRollups(ctx context.Context, since time.Time) (int64, err
 			_, err := s.compactRollups(ctx, 0, -1, foldWait)
 			return total, err
 		}
-		// Expanded once, outside the transaction: inTx may run it again
-		// (a deadlock, a lost node), and expand adds to ru itself.
-		ru.expand()
 		err = s.inTx(ctx, func(tx *sql.Tx) error {
-			if err := s.upsertRollup(ctx, tx, ru); err != nil {
+			if err := s.upsertRollup(ctx, tx, ru.expand()); err != nil {
 				return err
 			}
 			return s.markDirty(ctx, tx, ru)
